@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Runs the PlayMusic backend. See README.md.
+#   ./run.sh                     one process: Orleans silo + API on PLAYMUSIC_URLS (default http://127.0.0.1:5080)
+#   ./run.sh migrate             applies the database migrations and exits
+#   ./run.sh token --role admin|player [--subject S] [--name N] [--ttl 1h]   prints a signed JWT
+# Without PLAYMUSIC_DB a local PostgreSQL is created (first run) and started under ./.data/pg.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+source scripts/postgres.sh
+
+export PLAYMUSIC_DATA_DIR=${PLAYMUSIC_DATA_DIR:-$root/.data}
+api_dll=$root/src/Api/bin/Release/net10.0/PlayMusic.Api.dll
+started_pg=""
+
+build() {
+  dotnet build "$root/src/Api/Api.csproj" -c Release -nologo -v q -clp:"ErrorsOnly;NoSummary" >&2
+}
+
+# Ensures PLAYMUSIC_DB points at a database: the given one, or the local server under ./.data/pg.
+ensure_database() {
+  [ -n "${PLAYMUSIC_DB:-}" ] && return 0
+  pg_ensure_installed
+  local pg_root=$PLAYMUSIC_DATA_DIR/pg port=${PLAYMUSIC_PG_PORT:-55432}
+  mkdir -p "$PLAYMUSIC_DATA_DIR"
+  pg_prepare_dir "$pg_root"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$pg_root"; then
+    echo "the postgres user cannot reach $pg_root (a parent folder is private); set PLAYMUSIC_DB or move the checkout" >&2
+    exit 1
+  fi
+  if [ ! -f "$pg_root/password" ]; then
+    head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$pg_root/password"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pg_root/password"
+    chmod 600 "$pg_root/password"
+  fi
+  pg_init "$pg_root/data" scram-sha-256 "$pg_root/password"
+  if ! pg_is_running "$pg_root/data"; then
+    if port_in_use "$port"; then
+      echo "port $port is taken by something else: set PLAYMUSIC_PG_PORT" >&2
+      exit 1
+    fi
+    echo "starting local PostgreSQL on 127.0.0.1:$port (data in $pg_root/data)" >&2
+    pg_start "$pg_root/data" "$port" "$pg_root/server.log"
+    started_pg=$pg_root/data
+  fi
+  local password
+  password=$(cat "$pg_root/password")
+  export PGPASSWORD=$password
+  if ! psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='playmusic'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE playmusic" >/dev/null
+  fi
+  unset PGPASSWORD
+  export PLAYMUSIC_DB="Host=127.0.0.1;Port=$port;Username=postgres;Password=$password;Database=playmusic"
+  # Recorded so that `dotnet run --project src/Silo` started by hand finds the same database.
+  (umask 077; echo "$PLAYMUSIC_DB" > "$PLAYMUSIC_DATA_DIR/database.conn")
+}
+
+stop_started_pg() {
+  if [ -n "$started_pg" ]; then
+    echo "stopping local PostgreSQL" >&2
+    pg_stop "$started_pg"
+  fi
+}
+
+# Runs one .NET process in the foreground, forwarding Ctrl-C/SIGTERM so it shuts down cleanly.
+run_forwarding_signals() {
+  "$@" &
+  local pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
+  local status=0
+  wait "$pid" || status=$?
+  # wait returns early when a trapped signal arrives; wait again for the real exit.
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid" || status=$?; done
+  trap - INT TERM
+  return "$status"
+}
+
+verb=${1:-serve}
+case "$verb" in
+  token)
+    shift
+    build
+    exec dotnet "$api_dll" token "$@"
+    ;;
+  migrate)
+    build
+    ensure_database
+    trap stop_started_pg EXIT
+    dotnet "$api_dll" migrate
+    ;;
+  serve)
+    build
+    ensure_database
+    trap stop_started_pg EXIT
+    export PLAYMUSIC_URLS=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
+    echo "PlayMusic backend on $PLAYMUSIC_URLS (Ctrl-C stops it)" >&2
+    run_forwarding_signals dotnet "$api_dll"
+    ;;
+  *)
+    echo "usage: ./run.sh [serve|migrate|token --role admin|player [--subject S] [--ttl 1h]]" >&2
+    exit 2
+    ;;
+esac

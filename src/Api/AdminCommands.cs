@@ -1,0 +1,80 @@
+using PlayMusic.Api.Identity;
+using PlayMusic.Hosting;
+
+namespace PlayMusic.Api;
+
+/// <summary>
+/// Operator verbs of the Api binary (<c>./run.sh token …</c>, <c>./run.sh migrate</c>): admin tokens
+/// are minted here with the server's own key, never by an HTTP endpoint.
+/// </summary>
+public static class AdminCommands
+{
+    public static async Task<int?> TryRunAsync(string[] args) => args switch
+    {
+        ["token", .. var rest] => Token(rest),
+        ["migrate", .. var rest] => await MigrateAsync(rest),
+        _ => null,
+    };
+
+    private static int Token(string[] args)
+    {
+        string role = TokenIssuer.PlayerRole, subject = Guid.NewGuid().ToString(), name = "operator";
+        var ttl = TimeSpan.FromHours(1);
+        for (var i = 0; i < args.Length; i += 2)
+        {
+            var value = i + 1 < args.Length ? args[i + 1] : null;
+            switch (args[i], value)
+            {
+                case ("--role", TokenIssuer.AdminRole or TokenIssuer.PlayerRole):
+                    role = value!;
+                    break;
+                case ("--subject", { Length: > 0 }):
+                    subject = value!;
+                    break;
+                case ("--name", { Length: > 0 }):
+                    name = value!;
+                    break;
+                case ("--ttl", { } text) when TryParseDuration(text, out var parsed):
+                    ttl = parsed;
+                    break;
+                default:
+                    Console.Error.WriteLine("usage: token --role admin|player [--subject S] [--name N] [--ttl 1h|30m|7d]");
+                    return 2;
+            }
+        }
+
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
+        var issuer = new TokenIssuer(SigningKey.Load(configuration), TimeProvider.System);
+        Console.WriteLine(issuer.Issue(subject, name, role, ttl).Token);
+        return 0;
+    }
+
+    private static async Task<int> MigrateAsync(string[] args)
+    {
+        var builder = Host.CreateApplicationBuilder(args);
+        builder.AddPlayMusicDatabase();
+        using var host = builder.Build();
+        var applied = await host.Services.GetRequiredService<DatabaseMigrator>().ApplyAsync();
+        Console.WriteLine(applied.Count == 0 ? "database is up to date" : $"applied: {string.Join(", ", applied)}");
+        return 0;
+    }
+
+    private static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        if (text.Length < 2 || !int.TryParse(text[..^1], out var amount) || amount <= 0)
+        {
+            return false;
+        }
+
+        duration = text[^1] switch
+        {
+            's' => TimeSpan.FromSeconds(amount),
+            'm' => TimeSpan.FromMinutes(amount),
+            'h' => TimeSpan.FromHours(amount),
+            'd' => TimeSpan.FromDays(amount),
+            _ => default,
+        };
+        return duration > TimeSpan.Zero;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace PlayMusic.Api.Errors;
+
+public static class ErrorHandlingExtensions
+{
+    /// <summary>Every error, including malformed JSON, unknown routes and crashes, as problem+json with a code.</summary>
+    public static IHostApplicationBuilder AddPlayMusicErrors(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            var problem = context.ProblemDetails;
+            problem.Detail ??= $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path}: {problem.Title}";
+            problem.Extensions.TryAdd(ApiProblem.CodeKey, ApiProblem.DefaultCode(problem.Status ?? 500));
+            problem.Extensions.TryAdd("traceId", Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
+        });
+        builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+        // Binding failures throw, so the handler below can say which field was wrong.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return builder;
+    }
+
+    public static WebApplication UsePlayMusicErrors(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    private sealed class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+        {
+            var (status, code, detail) = exception switch
+            {
+                BadHttpRequestException { InnerException: JsonException json } =>
+                    (400, ErrorCodes.InvalidJson, $"{JsonField(json)}: the request body is not valid JSON of the expected shape"),
+                BadHttpRequestException bad => (bad.StatusCode, ApiProblem.DefaultCode(bad.StatusCode), bad.Message),
+                _ => (500, ErrorCodes.Internal, "unexpected server error"),
+            };
+            if (status >= 500)
+            {
+                logger.LogError(exception, "Unhandled exception on {Method} {Path}", context.Request.Method, context.Request.Path);
+            }
+
+            context.Response.StatusCode = status;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails = { Status = status, Detail = detail, Extensions = { [ApiProblem.CodeKey] = code } },
+            });
+        }
+
+        private static string JsonField(JsonException json) =>
+            string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
+    }
+}

@@ -1,0 +1,58 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace PlayMusic.Api.Identity;
+
+public static class IdentityExtensions
+{
+    public const string AdminPolicy = "admin";
+
+    public static IHostApplicationBuilder AddPlayMusicIdentity(this IHostApplicationBuilder builder)
+    {
+        var key = SigningKey.Load(builder.Configuration);
+        builder.Services.AddSingleton(key);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<TokenIssuer>();
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer(o =>
+            {
+                o.MapInboundClaims = false;
+                o.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = TokenIssuer.Issuer,
+                    ValidAudience = TokenIssuer.Audience,
+                    IssuerSigningKey = key,
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                    NameClaimType = TokenIssuer.NameClaim,
+                    RoleClaimType = TokenIssuer.RoleClaim,
+                    ClockSkew = TimeSpan.FromSeconds(30),
+                };
+                o.Events = new JwtBearerEvents
+                {
+                    // Browsers cannot set headers on WebSockets: the hub also takes ?access_token=.
+                    OnMessageReceived = context =>
+                    {
+                        if (context.HttpContext.Request.Path.StartsWithSegments("/hubs")
+                            && context.Request.Query["access_token"] is [{ Length: > 0 } token])
+                        {
+                            context.Token = token;
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                };
+            });
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(TokenIssuer.AdminRole));
+        return builder;
+    }
+
+    /// <summary>The authenticated player's id (the token's <c>sub</c>).</summary>
+    public static string PlayerId(this ClaimsPrincipal user) =>
+        user.FindFirstValue(JwtRegisteredClaimNames.Sub) ?? throw new InvalidOperationException("token has no subject");
+
+    public static string DisplayName(this ClaimsPrincipal user) => user.FindFirstValue(TokenIssuer.NameClaim) ?? "Player";
+}

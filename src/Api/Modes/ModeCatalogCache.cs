@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using PlayMusic.Modes;
+
+namespace PlayMusic.Api.Modes;
+
+/// <summary>The catalog as this node serves it: pre-serialised JSON and its ETag.</summary>
+public sealed record CachedModeCatalog(ModeCatalog Catalog, byte[] Json, string ETag);
+
+/// <summary>
+/// Keeps this node's copy of the mode catalog no more than a second behind the catalog grain, so
+/// <c>GET /api/config/modes</c> is answered from memory and a LiveOps change reaches every node
+/// within the promised two seconds.
+/// </summary>
+public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCache> logger) : BackgroundService
+{
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
+
+    private volatile CachedModeCatalog? _current;
+
+    public async ValueTask<CachedModeCatalog> GetAsync() => _current ?? await RefreshAsync();
+
+    public async Task<CachedModeCatalog> PutAsync(GameMode mode) =>
+        Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).PutAsync(mode));
+
+    private async Task<CachedModeCatalog> RefreshAsync() =>
+        Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync());
+
+    private CachedModeCatalog Store(ModeCatalog catalog)
+    {
+        var current = _current;
+        if (current is not null && current.Catalog.Version == catalog.Version)
+        {
+            return current;
+        }
+
+        var json = JsonSerializer.SerializeToUtf8Bytes(catalog.Modes, JsonSerializerOptions.Web);
+        var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(json))[..16]}\"";
+        return _current = new CachedModeCatalog(catalog, json, etag);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(RefreshInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                await RefreshAsync();
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Mode catalog refresh failed; serving the previous copy");
+            }
+        }
+    }
+}

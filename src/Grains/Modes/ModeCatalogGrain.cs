@@ -1,0 +1,37 @@
+using Orleans.Runtime;
+using Microsoft.Extensions.Options;
+using PlayMusic.Modes;
+
+namespace PlayMusic.Grains.Modes;
+
+[GenerateSerializer]
+public sealed class ModeCatalogState
+{
+    [Id(0)] public long Version { get; set; }
+    [Id(1)] public List<GameMode> Modes { get; set; } = [];
+}
+
+/// <summary>
+/// Holds the LiveOps mode catalog. Until an operator changes a mode it serves the configured
+/// defaults; the first change persists the whole catalog, so later default edits only affect
+/// fresh databases.
+/// </summary>
+public sealed class ModeCatalogGrain(
+    [PersistentState("modes", StorageNames.Config)] IPersistentState<ModeCatalogState> state,
+    IOptions<ModeCatalogOptions> defaults) : Grain, IModeCatalogGrain
+{
+    public Task<ModeCatalog> GetAsync() => Task.FromResult(Snapshot());
+
+    public async Task<ModeCatalog> PutAsync(GameMode mode)
+    {
+        var modes = Snapshot().Modes.Where(m => m.Id != mode.Id).Append(mode).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
+        state.State.Modes = modes;
+        state.State.Version++;
+        await state.WriteStateAsync();
+        return Snapshot();
+    }
+
+    private ModeCatalog Snapshot() => state.State.Version == 0
+        ? new ModeCatalog(0, defaults.Value.Modes)
+        : new ModeCatalog(state.State.Version, state.State.Modes);
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test project against a throw-away PostgreSQL (or PLAYMUSIC_TEST_DB) and prints, as
+# its last line, `tests: N passed, M failed, K skipped` over all projects. Exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+source scripts/postgres.sh
+
+results=$(mktemp -d /tmp/playmusic-test-results.XXXXXX)
+pg_root=""
+cleanup() {
+  if [ -n "$pg_root" ]; then
+    pg_stop "$pg_root/data"
+    rm -rf "$pg_root"
+  fi
+  rm -rf "$results"
+}
+trap cleanup EXIT
+
+if [ -z "${PLAYMUSIC_TEST_DB:-}" ]; then
+  pg_ensure_installed || { echo "tests: 0 passed, 1 failed"; exit 1; }
+  pg_root=$(mktemp -d /tmp/playmusic-test-pg.XXXXXX)
+  chmod 755 "$pg_root"
+  port=$(free_port)
+  # Throw-away and loopback-only: trust auth; fsync off because a host crash is not what we test
+  # (process crashes are, and PostgreSQL's own durability does not depend on fsync for those).
+  pg_init "$pg_root/data" trust
+  pg_start "$pg_root/data" "$port" "$pg_root/data/server.log" -c fsync=off -c max_connections=400 -c shared_buffers=256MB \
+    || { echo "could not start the test PostgreSQL"; echo "tests: 0 passed, 1 failed"; exit 1; }
+  export PLAYMUSIC_TEST_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Maximum Pool Size=50"
+  echo "test PostgreSQL on 127.0.0.1:$port"
+fi
+
+status=0
+dotnet build PlayMusic.sln -nologo -v q -clp:ErrorsOnly || { echo "tests: 0 passed, 1 failed"; exit 1; }
+dotnet test PlayMusic.sln --no-build -nologo --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
+
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  passed=$(( passed + $(get passed) ))
+  failed=$(( failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted) ))
+  skipped=$(( skipped + $(get notExecuted) ))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1  # the runner itself failed (crash, build break): never report green
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

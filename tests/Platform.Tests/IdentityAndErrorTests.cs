@@ -1,0 +1,195 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using PlayMusic.Api.Identity;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Platform.Tests;
+
+public sealed class IdentityAndErrorTests : IAsyncLifetime
+{
+    private static readonly object ValidMode = new
+    {
+        name = "Drift",
+        maxScorePerSecond = 5000,
+        multiplayer = new { enabled = false, minPlayers = 2, maxPlayers = 4, coop = false },
+    };
+
+    private TestDatabase _database = null!;
+    private ApiHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync();
+        _host = await ApiHost.StartAsync(_database.ConnectionString, configure: app =>
+            app.MapGet("/test/crash", string () => throw new InvalidOperationException("secret internals")));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Guest_token_is_a_signed_player_jwt_for_a_new_player_id()
+    {
+        var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName = "  Nova  " });
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var playerId = Guid.Parse(body.GetProperty("playerId").GetString()!);
+        Assert.Equal("Nova", body.GetProperty("displayName").GetString());
+        var jwt = new JsonWebTokenHandler().ReadJsonWebToken(body.GetProperty("token").GetString());
+        Assert.Equal(playerId.ToString(), jwt.Subject);
+        Assert.Equal("Nova", jwt.GetClaim("name").Value);
+        Assert.Equal("player", jwt.GetClaim("role").Value);
+        Assert.Equal(new DateTimeOffset(jwt.ValidTo).ToUnixTimeMilliseconds(), body.GetProperty("expiresAt").GetInt64());
+        Assert.True(body.GetProperty("expiresAt").GetInt64() > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+    }
+
+    [Fact]
+    public async Task Guest_without_body_gets_a_default_name()
+    {
+        var response = await _host.Http.PostAsync("/api/auth/guest", null);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("Guest-", body.GetProperty("displayName").GetString());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("this display name is far too long!")]
+    [InlineData("bell\u0007")]
+    public async Task Bad_display_name_is_400_naming_the_field(string displayName)
+    {
+        var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
+        Assert.Contains("displayName", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData("admin", HttpStatusCode.OK)]
+    [InlineData("player", HttpStatusCode.Forbidden)]
+    [InlineData(null, HttpStatusCode.Unauthorized)]
+    [InlineData("garbage", HttpStatusCode.Unauthorized)]
+    [InlineData("expired", HttpStatusCode.Unauthorized)]
+    [InlineData("foreign-key", HttpStatusCode.Unauthorized)]
+    public async Task Admin_routes_need_an_admin_token(string? who, HttpStatusCode expected)
+    {
+        var token = who switch
+        {
+            "admin" => _host.AdminToken(),
+            "player" => (await _host.GuestAsync()).Token,
+            "garbage" => "not.a.jwt",
+            "expired" => new TokenIssuer(_host.Services.GetRequiredService<SymmetricSecurityKey>(), new ShiftedTime(TimeSpan.FromHours(-2)))
+                .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token,
+            "foreign-key" => new TokenIssuer(new SymmetricSecurityKey(new byte[32]), TimeProvider.System)
+                .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token,
+            _ => null,
+        };
+        using var client = token is null ? new HttpClient { BaseAddress = _host.BaseAddress } : _host.Client(token);
+
+        var response = await client.PutAsJsonAsync("/api/admin/config/modes/drift", ValidMode);
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected != HttpStatusCode.OK)
+        {
+            await AssertProblem(response, expected, expected == HttpStatusCode.Forbidden ? "FORBIDDEN" : "UNAUTHORIZED");
+        }
+    }
+
+    [Fact]
+    public async Task Hub_accepts_the_token_in_the_query_string_only_on_hub_paths()
+    {
+        var token = (await _host.GuestAsync()).Token;
+        using var admin = new HttpClient { BaseAddress = _host.BaseAddress };
+        var response = await admin.PutAsJsonAsync($"/api/admin/config/modes/drift?access_token={token}", ValidMode);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Malformed_json_is_400_problem_json()
+    {
+        var response = await _host.Http.PostAsync("/api/auth/guest", new StringContent("{\"displayName\":", Encoding.UTF8, "application/json"));
+        await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_JSON");
+    }
+
+    [Fact]
+    public async Task Wrong_json_type_is_400_naming_the_field()
+    {
+        var response = await _host.Http.PostAsync("/api/auth/guest", new StringContent("{\"displayName\":42}", Encoding.UTF8, "application/json"));
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_JSON");
+        Assert.Contains("displayName", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_route_is_404_problem_json()
+    {
+        await AssertProblem(await _host.Http.GetAsync("/api/no-such-thing"), HttpStatusCode.NotFound, "NOT_FOUND");
+    }
+
+    [Fact]
+    public async Task Unhandled_exception_is_500_problem_json_without_internals()
+    {
+        var response = await _host.Http.GetAsync("/test/crash");
+        var problem = await AssertProblem(response, HttpStatusCode.InternalServerError, "INTERNAL_ERROR");
+        var text = problem.GetRawText();
+        Assert.DoesNotContain("secret internals", text);
+        Assert.DoesNotContain("InvalidOperationException", text);
+        Assert.DoesNotContain(" at ", text);
+    }
+
+    [Fact]
+    public async Task Mode_catalog_is_cacheable_and_answers_if_none_match_with_304()
+    {
+        var first = await _host.Http.GetAsync("/api/config/modes");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var etag = first.Headers.ETag;
+        Assert.NotNull(etag);
+        Assert.NotNull(first.Headers.CacheControl);
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, "/api/config/modes");
+        conditional.Headers.IfNoneMatch.Add(etag);
+        var second = await _host.Http.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, second.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("BAD ID", "id")]
+    [InlineData("drift", "maxScorePerSecond")]
+    public async Task Bad_mode_change_is_400_naming_the_field(string id, string field)
+    {
+        using var admin = _host.Client(_host.AdminToken());
+        var body = field == "maxScorePerSecond"
+            ? new { name = "Drift", maxScorePerSecond = -1, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 4, coop = false } }
+            : ValidMode;
+        var response = await admin.PutAsJsonAsync($"/api/admin/config/modes/{Uri.EscapeDataString(id)}", body);
+        var problem = await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
+        Assert.StartsWith(field, problem.GetProperty("detail").GetString());
+    }
+
+    private static async Task<JsonElement> AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("title").GetString()));
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        return problem;
+    }
+
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+}

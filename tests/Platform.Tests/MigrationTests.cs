@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using PlayMusic.Hosting;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Platform.Tests;
+
+public sealed class MigrationTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task Applying_twice_applies_everything_once_and_then_nothing()
+    {
+        await using var dataSource = _database.CreateDataSource();
+        var migrator = new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance);
+
+        var first = await migrator.ApplyAsync();
+        var queriesAfterFirst = await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery");
+        var second = await migrator.ApplyAsync();
+
+        Assert.Equal(DatabaseMigrator.Migrations.Select(m => m.Version), first);
+        Assert.Empty(second);
+        Assert.Equal(queriesAfterFirst, await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery"));
+        Assert.Equal(first.Count, await _database.ScalarAsync<long>("SELECT count(*) FROM schema_migrations"));
+    }
+
+    [Fact]
+    public async Task Every_migration_file_is_idempotent_on_its_own()
+    {
+        await using var dataSource = _database.CreateDataSource();
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).ApplyAsync();
+        var schemaBefore = await SchemaFingerprint(dataSource);
+
+        foreach (var (_, sql) in DatabaseMigrator.Migrations)
+        {
+            await using var command = dataSource.CreateCommand(sql);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(schemaBefore, await SchemaFingerprint(dataSource));
+    }
+
+    [Fact]
+    public async Task Orleans_query_contract_has_every_key_the_providers_ask_for()
+    {
+        await using var dataSource = _database.CreateDataSource();
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).ApplyAsync();
+        var keys = new List<string>();
+        await using (var command = dataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery"))
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                keys.Add(reader.GetString(0));
+            }
+        }
+
+        string[] required =
+        [
+            "UpdateIAmAlivetimeKey", "InsertMembershipVersionKey", "InsertMembershipKey", "UpdateMembershipKey",
+            "MembershipReadRowKey", "MembershipReadAllKey", "DeleteMembershipTableEntriesKey", "GatewaysQueryKey",
+            "CleanupDefunctSiloEntriesKey", "WriteToStorageKey", "ReadFromStorageKey", "ClearStorageKey",
+            "UpsertReminderRowKey", "ReadReminderRowsKey", "ReadReminderRowKey", "ReadRangeRows1Key",
+            "ReadRangeRows2Key", "DeleteReminderRowKey", "DeleteReminderRowsKey",
+        ];
+        Assert.Empty(required.Except(keys));
+    }
+
+    private static async Task<string> SchemaFingerprint(Npgsql.NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name)
+              || (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public')
+              || (SELECT string_agg(querykey || md5(querytext), ',' ORDER BY querykey) FROM OrleansQuery)
+            FROM information_schema.columns WHERE table_schema = 'public'
+            """);
+        return (string)(await command.ExecuteScalarAsync())!;
+    }
+}
