@@ -13,7 +13,8 @@ public static class PlayMusicApp
 
     public static WebApplication Build(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json ships beside the binaries; the working directory only anchors .data/.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls((builder.Configuration["PLAYMUSIC_URLS"] ?? DefaultUrls).Split(';'));
         builder.AddPlayMusicDatabase();
         builder.AddPlayMusicSilo();

@@ -4,7 +4,8 @@ using PlayMusic.Hosting;
 // A silo without the HTTP front door: joins the cluster recorded in PLAYMUSIC_DB (or the local
 // database ./run.sh created) and serves /healthz, /readyz and /metrics. Its default ports differ
 // from the API's embedded silo so that both can run side by side on one machine.
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json ships beside the binaries; the working directory only anchors .data/.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
 {
     InitialData = new Dictionary<string, string?>
