@@ -3,6 +3,7 @@
 #   ./run.sh                     one process: Orleans silo + API on PLAYMUSIC_URLS (default http://127.0.0.1:5080)
 #   ./run.sh migrate             applies the database migrations and exits
 #   ./run.sh token --role admin|player [--subject S] [--name N] [--ttl 1h]   prints a signed JWT
+#   ./run.sh cluster [--silos N] [--api M]   N standalone silos + M client-only API nodes on one PostgreSQL
 # Without PLAYMUSIC_DB a local PostgreSQL is created (first run) and started under ./.data/pg.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,10 +12,14 @@ source scripts/postgres.sh
 
 export PLAYMUSIC_DATA_DIR=${PLAYMUSIC_DATA_DIR:-$root/.data}
 api_dll=$root/src/Api/bin/Release/net10.0/PlayMusic.Api.dll
+silo_dll=$root/src/Silo/bin/Release/net10.0/PlayMusic.Silo.dll
 started_pg=""
 
 build() {
-  dotnet build "$root/src/Api/Api.csproj" -c Release -nologo -v q -clp:"ErrorsOnly;NoSummary" >&2
+  local project
+  for project in "$@"; do
+    dotnet build "$root/src/$project/$project.csproj" -c Release -nologo -v q -clp:"ErrorsOnly;NoSummary" >&2
+  done
 }
 
 # Ensures PLAYMUSIC_DB points at a database: the given one, or the local server under ./.data/pg.
@@ -62,6 +67,56 @@ stop_started_pg() {
   fi
 }
 
+wait_ready() {
+  local url=$1 name=$2
+  for _ in $(seq 1 120); do
+    curl -sf "$url/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "$name did not become ready at $url (see its log)" >&2
+  return 1
+}
+
+# Starts N silos, then M client-only API nodes, each its own process with a pid file and a log
+# under .data/cluster/, and stops them all on Ctrl-C/SIGTERM.
+run_cluster() {
+  local silos=2 apis=2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --silos) silos=$2; shift 2 ;;
+      --api) apis=$2; shift 2 ;;
+      *) echo "usage: ./run.sh cluster [--silos N] [--api M]" >&2; exit 2 ;;
+    esac
+  done
+  local dir=$PLAYMUSIC_DATA_DIR/cluster base_url=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
+  local base_port=${base_url##*:}
+  base_port=${base_port%%/*}
+  mkdir -p "$dir"
+  local pids=() i
+  stop_cluster() {
+    trap - INT TERM
+    echo "stopping the cluster" >&2
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    rm -f "$dir"/*.pid
+  }
+  trap 'stop_cluster; exit 130' INT TERM
+  for i in $(seq 1 "$silos"); do
+    PLAYMUSIC_SILO_PORT=$((11110 + i)) PLAYMUSIC_GATEWAY_PORT=$((29999 + i)) PLAYMUSIC_URLS=http://127.0.0.1:$((base_port + 10 + i)) \
+      dotnet "$silo_dll" > "$dir/silo-$i.log" 2>&1 &
+    pids+=($!); echo $! > "$dir/silo-$i.pid"
+  done
+  for i in $(seq 1 "$silos"); do wait_ready "http://127.0.0.1:$((base_port + 10 + i))" "silo-$i" || { stop_cluster; exit 1; }; done
+  for i in $(seq 1 "$apis"); do
+    PLAYMUSIC_ROLE=api PLAYMUSIC_URLS=http://127.0.0.1:$((base_port + i - 1)) dotnet "$api_dll" > "$dir/api-$i.log" 2>&1 &
+    pids+=($!); echo $! > "$dir/api-$i.pid"
+  done
+  for i in $(seq 1 "$apis"); do wait_ready "http://127.0.0.1:$((base_port + i - 1))" "api-$i" || { stop_cluster; exit 1; }; done
+  echo "cluster up: $silos silos (ops on ports $((base_port + 11))..$((base_port + 10 + silos))), API on ports $base_port..$((base_port + apis - 1)); logs and pids in $dir (Ctrl-C stops it)" >&2
+  wait
+  stop_cluster
+}
+
 # Runs one .NET process in the foreground, forwarding Ctrl-C/SIGTERM so it shuts down cleanly.
 run_forwarding_signals() {
   "$@" &
@@ -79,17 +134,24 @@ verb=${1:-serve}
 case "$verb" in
   token)
     shift
-    build
+    build Api
     exec dotnet "$api_dll" token "$@"
     ;;
   migrate)
-    build
+    build Api
     ensure_database
     trap stop_started_pg EXIT
     dotnet "$api_dll" migrate
     ;;
+  cluster)
+    shift
+    build Api Silo
+    ensure_database
+    trap stop_started_pg EXIT
+    run_cluster "$@"
+    ;;
   serve)
-    build
+    build Api
     ensure_database
     trap stop_started_pg EXIT
     export PLAYMUSIC_URLS=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
@@ -97,7 +159,7 @@ case "$verb" in
     run_forwarding_signals dotnet "$api_dll"
     ;;
   *)
-    echo "usage: ./run.sh [serve|migrate|token --role admin|player [--subject S] [--ttl 1h]]" >&2
+    echo "usage: ./run.sh [serve|migrate|cluster [--silos N] [--api M]|token --role admin|player [--subject S] [--ttl 1h]]" >&2
     exit 2
     ;;
 esac

@@ -17,7 +17,7 @@ public static class PlayMusicApp
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls((builder.Configuration["PLAYMUSIC_URLS"] ?? DefaultUrls).Split(';'));
         builder.AddPlayMusicDatabase();
-        builder.AddPlayMusicSilo();
+        builder.AddPlayMusicOrleans();
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();

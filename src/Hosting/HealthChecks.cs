@@ -2,6 +2,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using Orleans;
 using Orleans.Runtime;
+using PlayMusic.Modes;
 
 namespace PlayMusic.Hosting;
 
@@ -34,5 +35,22 @@ internal sealed class SiloHealthCheck(ILocalSiloDetails localSilo, IClusterMembe
         return Task.FromResult(status == SiloStatus.Active
             ? HealthCheckResult.Healthy()
             : HealthCheckResult.Unhealthy($"silo is {status}"));
+    }
+}
+
+/// <summary>Ready only while the cluster answers a grain call through this client's gateways.</summary>
+internal sealed class ClusterClientHealthCheck(IGrainFactory grains) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy("cluster unreachable: " + ex.GetType().Name);
+        }
     }
 }

@@ -40,8 +40,64 @@ public static class OrleansExtensions
 
             silo.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> o) =>
                 o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                // A silo that stops answering is declared dead after about ProbeTimeout ×
+                // NumMissedProbesLimit plus a vote: under 10 s, so rooms move quickly (docs/scaling.md).
+                o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                o.NumMissedProbesLimit = 3;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(10);
+                // A joining silo ignores members whose liveness row is two periods stale, so a cluster
+                // whose only other silo crashed can start again within ~20 s.
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+                // Orleans leaves the sweep of dead silos' rows off by default, so rows of crashed silos
+                // would pile up. It sweeps when membership changes: rows dead for over an hour, and
+                // all but the newest 16 dead rows (kept for diagnosis).
+                o.DefunctSiloCleanupPeriod = TimeSpan.FromMinutes(10);
+                o.DefunctSiloExpiration = TimeSpan.FromHours(1);
+                o.MaxDefunctSiloEntries = 16;
+            });
+            // Any of the above can be overridden, e.g. Orleans__Membership__DefunctSiloExpiration=00:05:00.
+            silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             silo.AddActivityPropagation();
         });
+        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
     }
+
+    /// <summary>
+    /// A stateless API node: an Orleans client that finds the silos' gateways in the PostgreSQL
+    /// membership table. Killing it loses no grain; its players reconnect elsewhere and resume.
+    /// </summary>
+    public static IHostApplicationBuilder AddPlayMusicClusterClient(this IHostApplicationBuilder builder)
+    {
+        var settings = PlayMusicSettings.From(builder.Configuration);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = settings.ClusterId;
+                o.ServiceId = settings.ServiceId;
+            });
+            client.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringClientOptions> o) =>
+                o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
+            // Drop dead gateways and learn new ones within seconds, not the one-minute default.
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            client.AddActivityPropagation();
+        });
+        builder.Services.AddHealthChecks().AddCheck<ClusterClientHealthCheck>("cluster", tags: [TelemetryExtensions.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>PLAYMUSIC_ROLE=api</c> makes the API a client-only front door; the default (<c>embedded</c>)
+    /// hosts a silo in the same process.
+    /// </summary>
+    public static IHostApplicationBuilder AddPlayMusicOrleans(this IHostApplicationBuilder builder) =>
+        builder.Configuration["PLAYMUSIC_ROLE"] switch
+        {
+            null or "" or "embedded" => builder.AddPlayMusicSilo(),
+            "api" => builder.AddPlayMusicClusterClient(),
+            var role => throw new InvalidOperationException($"PLAYMUSIC_ROLE must be 'embedded' or 'api', not '{role}'"),
+        };
 }

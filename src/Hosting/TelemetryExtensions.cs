@@ -17,11 +17,13 @@ public static class TelemetryExtensions
     /// <summary>The meter and activity source of the project's own instruments.</summary>
     public const string PlayMusicMeter = "PlayMusic";
 
-    private const string ReadyTag = "ready";
+    /// <summary>Health checks with this tag decide <c>/readyz</c>.</summary>
+    public const string ReadyTag = "ready";
 
     /// <summary>
     /// OpenTelemetry metrics (Prometheus scrape at <c>/metrics</c>) and traces; OTLP export switches
-    /// on when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. Health checks for <c>/readyz</c>.
+    /// on when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. The database health check for <c>/readyz</c>
+    /// (the silo or cluster-client check comes with the Orleans role).
     /// </summary>
     public static IHostApplicationBuilder AddPlayMusicTelemetry(this IHostApplicationBuilder builder)
     {
@@ -45,8 +47,7 @@ public static class TelemetryExtensions
         }
 
         builder.Services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
-            .AddCheck<SiloHealthCheck>("silo", tags: [ReadyTag]);
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return builder;
     }
 
