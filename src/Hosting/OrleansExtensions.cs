@@ -60,6 +60,12 @@ public static class OrleansExtensions
             // Any of the above can be overridden, e.g. Orleans__Membership__DefunctSiloExpiration=00:05:00.
             silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             silo.AddActivityPropagation();
+            if (builder.Configuration.GetValue<bool>("PLAYMUSIC_KUBERNETES"))
+            {
+                // Endpoints from the pod's IP and cluster ids from its labels, and silos of deleted
+                // pods are declared dead at once instead of waiting for missed probes.
+                silo.UseKubernetesHosting();
+            }
         });
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
