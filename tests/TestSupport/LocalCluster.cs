@@ -1,0 +1,89 @@
+namespace PlayMusic.TestSupport;
+
+/// <summary>
+/// Silos (<c>src/Silo</c>) and client-only API nodes (<c>PLAYMUSIC_ROLE=api</c>) as separate OS
+/// processes on one test database, the shape <c>./run.sh cluster</c> starts, for failover tests
+/// that SIGKILL real processes.
+/// </summary>
+public sealed class LocalCluster : IAsyncDisposable
+{
+    private readonly string _connectionString;
+    private readonly IReadOnlyDictionary<string, string?> _overrides;
+    private readonly Dictionary<string, (ApiProcess Process, Dictionary<string, string?> Settings)> _nodes = [];
+
+    private LocalCluster(string connectionString, IReadOnlyDictionary<string, string?> overrides)
+    {
+        _connectionString = connectionString;
+        _overrides = overrides;
+    }
+
+    /// <summary>Silos are named <c>silo-1…</c>, API nodes <c>api-1…</c>.</summary>
+    public static async Task<LocalCluster> StartAsync(string connectionString, int silos, int apis, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var cluster = new LocalCluster(connectionString, overrides ?? new Dictionary<string, string?>());
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(1, silos).Select(i => cluster.StartNodeAsync($"silo-{i}", isSilo: true)));
+            await Task.WhenAll(Enumerable.Range(1, apis).Select(i => cluster.StartNodeAsync($"api-{i}", isSilo: false)));
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Uri Api(int number) => _nodes[$"api-{number}"].Process.BaseAddress;
+
+    public ApiProcess Node(string name) => _nodes[name].Process;
+
+    public IEnumerable<string> Silos => _nodes.Keys.Where(n => n.StartsWith("silo-", StringComparison.Ordinal)).Order();
+
+    /// <summary>SIGKILL: the node dies at once, with no goodbye to the cluster.</summary>
+    public void Kill(string name) => _nodes[name].Process.Kill();
+
+    /// <summary>Starts a killed or stopped node again with the same ports (a restarted pod).</summary>
+    public async Task RestartAsync(string name)
+    {
+        var (process, settings) = _nodes[name];
+        await process.DisposeAsync();
+        _nodes[name] = (await ApiProcess.StartAsync(settings, Assembly(name), Project(name)), settings);
+    }
+
+    private async Task StartNodeAsync(string name, bool isSilo)
+    {
+        var settings = ApiHost.Settings(_connectionString, FreePort.Next(), FreePort.Next());
+        settings.Remove("Logging:LogLevel:Default");
+        settings.Remove("Logging:LogLevel:Orleans");
+        settings["Logging__LogLevel__Default"] = "Warning";
+        settings["PLAYMUSIC_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
+        if (!isSilo)
+        {
+            settings["PLAYMUSIC_ROLE"] = "api";
+        }
+
+        foreach (var (key, value) in _overrides)
+        {
+            settings[key] = value;
+        }
+
+        var process = await ApiProcess.StartAsync(settings, Assembly(name), Project(name));
+        lock (_nodes)
+        {
+            _nodes[name] = (process, settings);
+        }
+    }
+
+    private static string Assembly(string name) => name.StartsWith("silo-", StringComparison.Ordinal) ? "PlayMusic.Silo" : "PlayMusic.Api";
+
+    private static string Project(string name) => name.StartsWith("silo-", StringComparison.Ordinal) ? "Silo" : "Api";
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (process, _) in _nodes.Values)
+        {
+            await process.DisposeAsync();
+        }
+    }
+}
