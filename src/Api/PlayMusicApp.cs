@@ -17,6 +17,7 @@ public static class PlayMusicApp
         builder.WebHost.UseUrls((builder.Configuration["PLAYMUSIC_URLS"] ?? DefaultUrls).Split(';'));
         builder.AddPlayMusicDatabase();
         builder.AddPlayMusicSilo();
+        builder.AddPlayMusicCompetitions();
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
@@ -29,6 +30,8 @@ public static class PlayMusicApp
         app.MapOperationsApi();
         app.MapAuthApi();
         app.MapConfigApi();
+        app.MapLeaderboardApi();
+        app.MapTournamentsApi();
         return app;
     }
 }

@@ -1,0 +1,18 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using PlayMusic.Grains.Competitions;
+
+namespace PlayMusic.Hosting;
+
+public static class CompetitionsExtensions
+{
+    /// <summary>Leaderboards and tournaments: the listing queries and the start-up sweep that arms tournament timers. Call after <see cref="OrleansExtensions.AddPlayMusicSilo"/>.</summary>
+    public static IHostApplicationBuilder AddPlayMusicCompetitions(this IHostApplicationBuilder builder)
+    {
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<TournamentDirectory>();
+        builder.Services.AddHostedService<TournamentScheduleSweep>();
+        return builder;
+    }
+}
