@@ -8,15 +8,18 @@ namespace PlayMusic.Grains.Competitions;
 /// <summary>
 /// One board in memory (a <see cref="RankedSet"/>) backed by its rows in <c>leaderboard_entries</c>.
 /// Reentrant so that queries never wait for writes, and so that concurrent submissions are written
-/// as one batch per database round trip (group commit): each caller is answered only after the
-/// batch holding its score is committed.
+/// as one batch per database round trip (group commit), a few batches in flight at once: each caller
+/// is answered only after the batch holding its score is committed.
 /// </summary>
 [Reentrant]
 public sealed class LeaderboardGrain(NpgsqlDataSource dataSource) : Grain, ILeaderboardGrain
 {
+    /// <summary>Concurrent batch upserts per board: enough to hide commit latency, few enough to keep batches large.</summary>
+    public const int MaxWritesInFlight = 4;
+
     private readonly RankedSet _entries = new();
     private Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
-    private bool _writing;
+    private int _writesInFlight;
 
     private string Board => this.GetPrimaryKeyString();
 
@@ -52,12 +55,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource) : Grain, ILead
             write.Entry = candidate;
         }
 
-        if (!_writing)
-        {
-            _writing = true;
-            _ = WritePendingAsync();
-        }
-
+        StartWrites();
         await write.Committed.Task;
         return new SubmissionResult(ReferenceEquals(_entries.Find(candidate.PlayerId), candidate), StandingOf(candidate.PlayerId)!);
     }
@@ -82,49 +80,65 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource) : Grain, ILead
     private PlayerStanding? StandingOf(string playerId) =>
         _entries.Find(playerId) is { } entry ? new PlayerStanding(_entries.RankOf(playerId), entry.Score) : null;
 
-    /// <summary>Writes whatever is pending, batch after batch, until nothing is; then the next submission starts a new writer. Never throws.</summary>
-    private async Task WritePendingAsync()
+    /// <summary>
+    /// Starts batch writes while fewer than <see cref="MaxWritesInFlight"/> are running. Several batches
+    /// may be in flight at once because the upsert keeps the better score whatever the commit order,
+    /// and memory is only ever moved to a better entry; requests that arrive meanwhile form the next batch.
+    /// </summary>
+    private void StartWrites()
     {
-        while (_pending.Count > 0)
+        while (_writesInFlight < MaxWritesInFlight && _pending.Count > 0)
         {
             var batch = _pending.Values.ToList();
             _pending = new Dictionary<string, PendingWrite>(StringComparer.Ordinal);
-            try
-            {
-                await UpsertAsync(batch);
-                foreach (var write in batch)
-                {
-                    if (write.Entry.Beats(_entries.Find(write.Entry.PlayerId)))
-                    {
-                        _entries.Set(write.Entry);
-                    }
+            _writesInFlight++;
+            _ = WriteAsync(batch);
+        }
+    }
 
-                    write.Committed.SetResult();
-                }
-            }
-            catch (Exception ex)
+    /// <summary>Commits one batch, then applies it to memory and answers its callers. Never throws.</summary>
+    private async Task WriteAsync(List<PendingWrite> batch)
+    {
+        try
+        {
+            await UpsertAsync(batch);
+            foreach (var write in batch)
             {
-                batch.ForEach(w => w.Committed.SetException(ex));
+                if (write.Entry.Beats(_entries.Find(write.Entry.PlayerId)))
+                {
+                    _entries.Set(write.Entry);
+                }
+
+                write.Committed.SetResult();
             }
         }
-
-        _writing = false;
+        catch (Exception ex)
+        {
+            batch.ForEach(w => w.Committed.SetException(ex));
+        }
+        finally
+        {
+            _writesInFlight--;
+            StartWrites();
+        }
     }
 
     private async Task UpsertAsync(List<PendingWrite> batch)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("""
             INSERT INTO leaderboard_entries AS e (board, player_id, display_name, score, achieved_at)
             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
             ON CONFLICT (board, player_id) DO UPDATE
                 SET display_name = excluded.display_name, score = excluded.score, achieved_at = excluded.achieved_at
                 WHERE excluded.score > e.score OR (excluded.score = e.score AND excluded.achieved_at < e.achieved_at)
-            """);
+            """, connection);
         command.Parameters.AddWithValue(Board);
         command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(w => w.Entry.PlayerId).ToArray());
         command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(w => w.Entry.DisplayName).ToArray());
         command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Bigint, batch.Select(w => w.Entry.Score).ToArray());
         command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Bigint, batch.Select(w => w.Entry.AchievedAt).ToArray());
+        await command.PrepareAsync(); // kept per pooled connection: parsed and planned once
         await command.ExecuteNonQueryAsync();
     }
 
