@@ -1,10 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using NpgsqlTypes;
 using PlayMusic.Competitions;
+using PlayMusic.Grains.Competitions;
 using PlayMusic.Hosting;
 using StackExchange.Redis;
 
@@ -68,14 +70,30 @@ Console.WriteLine($"grain activation (rebuild of {first.Total:N0} entries from P
 
 // Every submission beats the player's best (scores above anything seeded), so every one is a durable write.
 long nextScore = 2_000_000;
-var commitsBefore = await CommitsAsync(dataSource);
+var (batches, written) = (0L, 0L);
+using var batchListener = new MeterListener
+{
+    InstrumentPublished = (instrument, listener) =>
+    {
+        if (instrument.Name == LeaderboardMetrics.WriteBatchSizeName)
+        {
+            listener.EnableMeasurementEvents(instrument);
+        }
+    },
+};
+batchListener.SetMeasurementEventCallback<int>((_, size, _, _) =>
+{
+    Interlocked.Increment(ref batches);
+    Interlocked.Add(ref written, size);
+});
+batchListener.Start();
 var grainSubmit = await Load.RunAsync("grain submit", concurrency, phase, async rng =>
 {
     var player = players[rng.Next(entries)];
     await board.SubmitAsync(new ScoreSubmission(player, player, Interlocked.Increment(ref nextScore), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
 });
-var commits = await CommitsAsync(dataSource) - commitsBefore;
-Console.WriteLine($"  {commits:N0} PostgreSQL commits during submits: {grainSubmit.Count / (double)commits:F1} submissions per commit (group commit)");
+batchListener.Dispose();
+Console.WriteLine($"  {batches:N0} board upserts (commits) for {written:N0} entries: {written / (double)Math.Max(1, batches):F1} per commit (group commit)");
 var grainRank = await Load.RunAsync("grain rank", concurrency, phase, async rng =>
     await board.GetPageAsync(new LeaderboardQuery(1, players[rng.Next(entries)], false)));
 var grainAround = await Load.RunAsync("grain around-me (10)", concurrency, phase, async rng =>
@@ -115,14 +133,6 @@ Console.WriteLine();
 Console.WriteLine($"submit throughput grain/redis = {grainSubmit.PerSecond / redisSubmit.PerSecond:F2} (target >= 0.5)");
 Console.WriteLine($"rank p99 grain = {grainRank.P99:F3} ms (target <= 2 ms); around-me p99 grain = {grainAround.P99:F3} ms");
 Console.WriteLine($"rank throughput grain/redis = {grainRank.PerSecond / redisRank.PerSecond:F2}; around-me grain/redis = {grainAround.PerSecond / redisAround.PerSecond:F2}");
-
-static async Task<long> CommitsAsync(NpgsqlDataSource dataSource)
-{
-    await using var command = dataSource.CreateCommand("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
-    await using var clear = dataSource.CreateCommand("SELECT pg_stat_clear_snapshot()");
-    await clear.ExecuteNonQueryAsync();
-    return (long)(await command.ExecuteScalarAsync())!;
-}
 
 internal sealed record LoadResult(string Name, long Count, double PerSecond, double P50, double P99);
 

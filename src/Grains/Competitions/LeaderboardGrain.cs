@@ -12,7 +12,7 @@ namespace PlayMusic.Grains.Competitions;
 /// is answered only after the batch holding its score is committed.
 /// </summary>
 [Reentrant]
-public sealed class LeaderboardGrain(NpgsqlDataSource dataSource) : Grain, ILeaderboardGrain
+public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMetrics metrics) : Grain, ILeaderboardGrain
 {
     /// <summary>Concurrent batch upserts per board: enough to hide commit latency, few enough to keep batches large.</summary>
     public const int MaxWritesInFlight = 4;
@@ -102,6 +102,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource) : Grain, ILead
         try
         {
             await UpsertAsync(batch);
+            metrics.WriteBatchSize.Record(batch.Count);
             foreach (var write in batch)
             {
                 if (write.Entry.Beats(_entries.Find(write.Entry.PlayerId)))
