@@ -57,4 +57,26 @@ public sealed class RestartTests : IAsyncLifetime
         Assert.Empty((await after.RecordAsync(game, await after.GuestAsync("New"), 9_500, Competition.Now)).Tournaments);
         Assert.Equal(new MeBody(2, 9_000), (await annAfter.BoardAsync($"/api/games/{game}/leaderboard")).Me); // behind the newcomer's 9,500
     }
+
+    [Fact]
+    public async Task The_schedule_holds_across_a_restart_with_no_calls()
+    {
+        TournamentBody tournament;
+        await using (var before = await ApiHost.StartAsync(_database.ConnectionString))
+        {
+            tournament = await before.CreateTournamentAsync(new
+            {
+                title = "Across restarts", gameId = Competition.NewGameId(), mode = "runner",
+                startsAt = Competition.Now + 3_000, endsAt = Competition.Now + 12_000,
+            });
+        }
+
+        // The new silo is never asked about the tournament: its start-up sweep (or the reminder) must re-arm the timer.
+        await using var after = await ApiHost.StartAsync(_database.ConnectionString);
+        await Poll.UntilAsync(async () => await _database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "live",
+            "the tournament is live", TimeSpan.FromSeconds(15));
+        await Poll.UntilAsync(async () => await _database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "ended",
+            "the tournament has ended", TimeSpan.FromSeconds(20));
+        Assert.InRange(Competition.Now, tournament.EndsAt, tournament.EndsAt + 2_500);
+    }
 }

@@ -94,6 +94,15 @@ public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture
         Assert.Equal(new MeBody(1, 300), standings.Me);
         var global = await client.BoardAsync($"/api/games/{game}/leaderboard");
         Assert.Equal(new MeBody(1, 500), global.Me); // the game's board is not capped
+
+        // Runs of one player arriving together interleave in the grain: still exactly maxAttempts count.
+        var rival = await Host.GuestAsync("Rush");
+        await JoinAsync(tournament, rival);
+        var together = await Task.WhenAll(Enumerable.Range(1, 6).Select(i => Host.RecordAsync(game, rival, i * 10, Competition.Now)));
+        Assert.Equal(2, together.Count(r => Assert.Single(r.Tournaments).Verdict == TournamentRunVerdict.Counted));
+        Assert.Equal(4, together.Count(r => r.Tournaments[0].Verdict == TournamentRunVerdict.AttemptsExhausted));
+        Assert.Equal(2L, await fixture.Database.ScalarAsync<long>(
+            $"SELECT count(*) FROM tournament_attempts WHERE tournament_id = '{tournament.Id}' AND player_id = '{rival.PlayerId}'"));
     }
 
     [Fact]

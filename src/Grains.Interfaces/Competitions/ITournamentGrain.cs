@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Orleans.Concurrency;
 
 namespace PlayMusic.Competitions;
 
@@ -96,8 +97,14 @@ public interface ITournamentGrain : IGrainWithStringKey
     /// <param name="portal">the portal the caller plays from, or null when unknown.</param>
     Task<TournamentResult> JoinAsync(string playerId, string? portal);
 
+    /// <summary>
+    /// Interleaves with other calls, so one tournament's runs do not queue behind each other's
+    /// board writes: the verdict and the attempt are taken before the first await.
+    /// </summary>
+    [AlwaysInterleave]
     Task<TournamentRunResult> RecordRunAsync(CompletedRun run);
 
+    [AlwaysInterleave]
     Task<TournamentStandings?> GetStandingsAsync(LeaderboardQuery query);
 
     /// <summary>Activates the grain so that its lifecycle timer is armed (used after a silo start).</summary>

@@ -18,6 +18,7 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
     public const int MaxRunIdLength = 128;
     public const long MaxDurationMs = 24 * 60 * 60 * 1000L;
     public const string UnknownPortal = "unknown";
+    public const string DefaultDisplayName = "Player";
 
     /// <summary>Runs that ended this long before a tournament's end are still looked at, to report them as outside the window.</summary>
     private const long RecentlyEndedMs = 24 * 60 * 60 * 1000L;
@@ -45,14 +46,18 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return new RunRecordResult(RunVerdict.Rejected, reason, []);
         }
 
-        var portal = string.IsNullOrEmpty(run.Portal) ? UnknownPortal : run.Portal;
-        var submission = new ScoreSubmission(run.PlayerId, string.IsNullOrEmpty(run.DisplayName) ? "Player" : run.DisplayName, run.Score, run.EndedAt);
+        run = run with
+        {
+            Portal = string.IsNullOrEmpty(run.Portal) ? UnknownPortal : run.Portal,
+            DisplayName = string.IsNullOrEmpty(run.DisplayName) ? DefaultDisplayName : run.DisplayName,
+        };
+        var submission = new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt);
         await Task.WhenAll(
             GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Global(run.GameId)).SubmitAsync(submission),
-            GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Portal(run.GameId, portal)).SubmitAsync(submission));
+            GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Portal(run.GameId, run.Portal)).SubmitAsync(submission));
 
         var tournamentIds = await JoinedTournamentsAsync(run);
-        var tournaments = await Task.WhenAll(tournamentIds.Select(id => GrainFactory.GetGrain<ITournamentGrain>(id).RecordRunAsync(run with { Portal = portal })));
+        var tournaments = await Task.WhenAll(tournamentIds.Select(id => GrainFactory.GetGrain<ITournamentGrain>(id).RecordRunAsync(run)));
 
         await SaveRunAsync(run, "accepted");
         return new RunRecordResult(RunVerdict.Accepted, null, tournaments);

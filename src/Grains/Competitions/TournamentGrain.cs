@@ -158,18 +158,28 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         var verdict = VerdictFor(run);
         if (verdict is TournamentRunVerdict.Counted)
         {
-            await using var command = dataSource.CreateCommand("""
-                INSERT INTO tournament_attempts (tournament_id, run_id, player_id, score, ended_at)
-                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
-                """);
-            command.Parameters.AddWithValue(Id);
-            command.Parameters.AddWithValue(run.RunId);
-            command.Parameters.AddWithValue(run.PlayerId);
-            command.Parameters.AddWithValue(run.Score);
-            command.Parameters.AddWithValue(run.EndedAt);
-            await command.ExecuteNonQueryAsync();
+            // Take the attempt before awaiting: this method interleaves with the player's other runs.
             _countedRuns.Add(run.RunId);
             _attempts[run.PlayerId] = _attempts.GetValueOrDefault(run.PlayerId) + 1;
+            try
+            {
+                await using var command = dataSource.CreateCommand("""
+                    INSERT INTO tournament_attempts (tournament_id, run_id, player_id, score, ended_at)
+                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                    """);
+                command.Parameters.AddWithValue(Id);
+                command.Parameters.AddWithValue(run.RunId);
+                command.Parameters.AddWithValue(run.PlayerId);
+                command.Parameters.AddWithValue(run.Score);
+                command.Parameters.AddWithValue(run.EndedAt);
+                await command.ExecuteNonQueryAsync();
+            }
+            catch
+            {
+                _countedRuns.Remove(run.RunId);
+                _attempts[run.PlayerId]--;
+                throw;
+            }
         }
 
         // A duplicate is offered to the board again: a crash may have come between the attempt and the board write.
