@@ -7,6 +7,7 @@ namespace PlayMusic.Competitions.Tests;
 
 public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
 {
+    private const long Day = 24 * 3_600_000L;
     private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);
 
     private ApiHost Host => fixture.Host;
@@ -143,7 +144,8 @@ public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture
         var game = Competition.NewGameId();
         var later = await Host.CreateTournamentAsync(new
         {
-            title = "Later", gameId = game, mode = "runner", startsAt = Competition.Now + 3_600_000, endsAt = Competition.Now + 7_200_000,
+            // 60 days ahead: longer than a .NET timer can wait in one go.
+            title = "Later", gameId = game, mode = "runner", startsAt = Competition.Now + 60 * Day, endsAt = Competition.Now + 61 * Day,
         });
         var started = await Host.CreateTournamentAsync(new
         {

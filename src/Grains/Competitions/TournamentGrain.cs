@@ -17,6 +17,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 {
     private const string LifecycleReminder = "lifecycle";
     private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(1);
 
     /// <summary>
     /// A run that ended inside the window may reach the grain a little after <c>endsAt</c> (delivery,
@@ -275,7 +276,8 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         }
 
         var next = _status == TournamentStatus.Upcoming ? _definition.StartsAt : _definition.EndsAt;
-        var dueTime = TimeSpan.FromMilliseconds(Math.Max(0, next - now));
+        // A .NET timer cannot wait ~50 days in one go; a tick before the transition just re-arms.
+        var dueTime = TimeSpan.FromMilliseconds(Math.Clamp(next - now, 0, (long)MaxTimerWait.TotalMilliseconds));
         if (_transitionTimer is null)
         {
             _transitionTimer = this.RegisterGrainTimer(_ => AdvanceAsync(), new GrainTimerCreationOptions(dueTime, Timeout.InfiniteTimeSpan) { KeepAlive = true });
