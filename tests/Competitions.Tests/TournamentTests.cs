@@ -7,7 +7,7 @@ namespace PlayMusic.Competitions.Tests;
 
 public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
 {
-    private const long Day = 24 * 3_600_000L;
+    public const long Day = 24 * 3_600_000L;
     private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);
 
     private ApiHost Host => fixture.Host;
@@ -200,6 +200,7 @@ public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture
     [InlineData("gameId", "bad id!", "runner", 60_000, 120_000)]
     [InlineData("mode", "g1", "no-such-mode", 60_000, 120_000)]
     [InlineData("title", "g1", "runner", 60_000, 120_000, "")]
+    [InlineData("startsAt", "g1", "runner", 400 * Day, 401 * Day)]
     public async Task Invalid_tournaments_are_400_naming_the_field(string field, string gameId, string mode, long startsIn, long endsIn, string title = "T")
     {
         using var admin = Host.Client(Host.AdminToken());

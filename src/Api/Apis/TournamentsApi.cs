@@ -37,6 +37,7 @@ public static class TournamentsApi
     public const int MaxPrizeLength = 200;
     public const int MaxAttemptsLimit = 1000;
     public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(90);
+    public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(365);
 
     public static IEndpointRouteBuilder MapTournamentsApi(this IEndpointRouteBuilder endpoints)
     {
@@ -177,9 +178,10 @@ public static class TournamentsApi
             return ApiProblem.Invalid("mode", $"{definition.Mode} is not in the mode catalog");
         }
 
-        if (definition.StartsAt <= 0)
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (definition.StartsAt <= 0 || definition.StartsAt > now + (long)MaxLeadTime.TotalMilliseconds)
         {
-            return ApiProblem.Invalid("startsAt", "must be a positive epoch-millisecond time");
+            return ApiProblem.Invalid("startsAt", $"must be an epoch-millisecond time at most {MaxLeadTime.TotalDays} days from now");
         }
 
         if (definition.EndsAt <= definition.StartsAt)
@@ -192,7 +194,7 @@ public static class TournamentsApi
             return ApiProblem.Invalid("endsAt", $"the window may be at most {MaxWindow.TotalDays} days");
         }
 
-        if (definition.EndsAt <= clock.GetUtcNow().ToUnixTimeMilliseconds())
+        if (definition.EndsAt <= now)
         {
             return ApiProblem.Invalid("endsAt", "must be in the future");
         }
