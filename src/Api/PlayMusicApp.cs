@@ -18,6 +18,7 @@ public static class PlayMusicApp
         builder.WebHost.UseUrls((builder.Configuration["PLAYMUSIC_URLS"] ?? DefaultUrls).Split(';'));
         builder.AddPlayMusicDatabase();
         builder.AddPlayMusicOrleans();
+        builder.AddPlayMusicCompetitions();
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
@@ -30,6 +31,8 @@ public static class PlayMusicApp
         app.MapOperationsApi();
         app.MapAuthApi();
         app.MapConfigApi();
+        app.MapLeaderboardApi();
+        app.MapTournamentsApi();
         return app;
     }
 }

@@ -18,6 +18,7 @@ builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
 builder.WebHost.UseUrls(builder.Configuration["PLAYMUSIC_URLS"]!.Split(';'));
 builder.AddPlayMusicDatabase();
 builder.AddPlayMusicSilo();
+builder.AddPlayMusicCompetitions();
 builder.AddPlayMusicTelemetry();
 
 var app = builder.Build();

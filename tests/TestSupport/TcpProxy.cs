@@ -93,6 +93,13 @@ public sealed class TcpProxy : IAsyncDisposable
         }
         finally
         {
+            // Forget finished relays, or a later Cut would touch disposed clients (their Client is null).
+            lock (_open)
+            {
+                _open.Remove(inbound);
+                _open.Remove(outbound);
+            }
+
             inbound.Dispose();
             outbound.Dispose();
         }

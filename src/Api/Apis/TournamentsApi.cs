@@ -1,0 +1,229 @@
+using System.Security.Claims;
+using System.Text.Json.Serialization;
+using PlayMusic.Api.Errors;
+using PlayMusic.Api.Identity;
+using PlayMusic.Api.Modes;
+using PlayMusic.Competitions;
+using PlayMusic.Grains.Competitions;
+
+namespace PlayMusic.Api.Apis;
+
+/// <summary>Body of create (all of title, gameId, mode, startsAt, endsAt required) and of PATCH (absent fields keep their value).</summary>
+public sealed record TournamentRequest(
+    string? Title,
+    string? GameId,
+    string? Mode,
+    long? StartsAt,
+    long? EndsAt,
+    int? MaxAttempts,
+    string? Portal,
+    string? Prize);
+
+/// <summary>PROTOCOL §4 standings: the leaderboard shape plus the tournament's status and end.</summary>
+public sealed record StandingsResponse(
+    string Scope,
+    IReadOnlyList<LeaderboardEntry> Entries,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] PlayerStanding? Me,
+    string Status,
+    long EndsAt);
+
+public static class TournamentsApi
+{
+    public const string ClosedCode = "TOURNAMENT_CLOSED";
+    public const string StartedCode = "TOURNAMENT_STARTED";
+    public const string EndedCode = "TOURNAMENT_ENDED";
+    public const string WrongPortalCode = "WRONG_PORTAL";
+    public const int MaxTitleLength = 100;
+    public const int MaxPrizeLength = 200;
+    public const int MaxAttemptsLimit = 1000;
+    public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(90);
+    public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(365);
+
+    public static IEndpointRouteBuilder MapTournamentsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var admin = endpoints.MapGroup("/api/admin/tournaments").RequireAuthorization(IdentityExtensions.AdminPolicy);
+        admin.MapPost("", Create);
+        admin.MapPatch("/{id}", Update);
+        admin.MapDelete("/{id}", Cancel);
+
+        var open = endpoints.MapGroup("/api/tournaments").RequireAuthorization();
+        open.MapGet("", List);
+        open.MapGet("/{id}", Get);
+        open.MapPost("/{id}/join", Join);
+        open.MapGet("/{id}/standings", Standings);
+        return endpoints;
+    }
+
+    private static async Task<Results<Created<Tournament>, ProblemHttpResult>> Create(
+        TournamentRequest request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+    {
+        if (request.Title is null || request.GameId is null || request.Mode is null || request.StartsAt is null || request.EndsAt is null)
+        {
+            var missing = request.Title is null ? "title" : request.GameId is null ? "gameId" : request.Mode is null ? "mode"
+                : request.StartsAt is null ? "startsAt" : "endsAt";
+            return ApiProblem.Invalid(missing, "is required");
+        }
+
+        var definition = new TournamentDefinition(request.Title.Trim(), request.GameId, request.Mode, request.StartsAt.Value,
+            request.EndsAt.Value, request.Portal, request.Prize, request.MaxAttempts);
+        if (await ProblemWith(definition, modes, clock) is { } problem)
+        {
+            return problem;
+        }
+
+        var id = Guid.NewGuid().ToString();
+        var result = await grains.GetGrain<ITournamentGrain>(id).CreateAsync(definition);
+        return result.Tournament is { } tournament
+            ? TypedResults.Created($"/api/tournaments/{id}", tournament)
+            : ProblemFor(result.Error, id);
+    }
+
+    private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Update(
+        string id, TournamentRequest request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+    {
+        if (!Guid.TryParse(id, out _))
+        {
+            return ApiProblem.Invalid("id", "must be a uuid");
+        }
+
+        var grain = grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant());
+        if ((await grain.GetAsync()).Tournament is not { } current)
+        {
+            return ProblemFor(TournamentError.NotFound, id);
+        }
+
+        var definition = new TournamentDefinition(
+            request.Title?.Trim() ?? current.Title, request.GameId ?? current.GameId, request.Mode ?? current.Mode,
+            request.StartsAt ?? current.StartsAt, request.EndsAt ?? current.EndsAt, request.Portal ?? current.Portal,
+            request.Prize ?? current.Prize, request.MaxAttempts ?? current.MaxAttempts);
+        if (await ProblemWith(definition, modes, clock) is { } problem)
+        {
+            return problem;
+        }
+
+        return Reply(await grain.UpdateAsync(definition), id);
+    }
+
+    private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Cancel(string id, IGrainFactory grains) =>
+        Guid.TryParse(id, out _)
+            ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).CancelAsync(), id)
+            : ApiProblem.Invalid("id", "must be a uuid");
+
+    private static async Task<Results<Ok<IReadOnlyList<Tournament>>, ProblemHttpResult>> List(
+        string? status, string? portal, TournamentDirectory directory, TimeProvider clock)
+    {
+        if (status is not (null or TournamentStatus.Upcoming or TournamentStatus.Live or TournamentStatus.Ended))
+        {
+            return ApiProblem.Invalid("status", "must be upcoming, live or ended");
+        }
+
+        if (portal is not null && !LeaderboardApi.IsPortal(portal))
+        {
+            return ApiProblem.Invalid("portal", "must be 1 to 32 characters of a-z 0-9 _ -");
+        }
+
+        return TypedResults.Ok(await directory.ListAsync(status, portal, clock.GetUtcNow().ToUnixTimeMilliseconds()));
+    }
+
+    private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Get(string id, IGrainFactory grains) =>
+        Guid.TryParse(id, out _)
+            ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).GetAsync(), id)
+            : ProblemFor(TournamentError.NotFound, id);
+
+    /// <summary>
+    /// The caller names the portal it plays from with <c>?portal=</c> (the engine knows it from its session).
+    /// That claim only decides who may join: a run counts for a portal-scoped tournament only when its
+    /// session's server-resolved portal matches, so a false claim gains nothing.
+    /// </summary>
+    private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Join(
+        string id, string? portal, ClaimsPrincipal user, IGrainFactory grains) =>
+        Guid.TryParse(id, out _)
+            ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(user.PlayerId(), portal), id)
+            : ProblemFor(TournamentError.NotFound, id);
+
+    private static async Task<Results<Ok<StandingsResponse>, ProblemHttpResult>> Standings(
+        string id, string? limit, string? around, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        var (query, problem) = LeaderboardApi.PageQuery(limit, around, user);
+        if (query is null)
+        {
+            return problem!;
+        }
+
+        if (!Guid.TryParse(id, out _)
+            || await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).GetStandingsAsync(query) is not { } standings)
+        {
+            return ProblemFor(TournamentError.NotFound, id);
+        }
+
+        var tournament = standings.Tournament;
+        return TypedResults.Ok(new StandingsResponse(
+            $"tournament:{tournament.Id}", standings.Page.Entries, standings.Page.Me, tournament.Status, tournament.EndsAt));
+    }
+
+    private static async Task<ProblemHttpResult?> ProblemWith(TournamentDefinition definition, ModeCatalogCache modes, TimeProvider clock)
+    {
+        if (definition.Title.Length is 0 or > MaxTitleLength || definition.Title.Any(char.IsControl))
+        {
+            return ApiProblem.Invalid("title", $"must be 1 to {MaxTitleLength} printable characters");
+        }
+
+        if (!LeaderboardApi.IsGameId(definition.GameId))
+        {
+            return ApiProblem.Invalid("gameId", "must be 1 to 64 characters of A-Z a-z 0-9 _ -");
+        }
+
+        if ((await modes.GetAsync()).Catalog.Find(definition.Mode) is null)
+        {
+            return ApiProblem.Invalid("mode", $"{definition.Mode} is not in the mode catalog");
+        }
+
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (definition.StartsAt <= 0 || definition.StartsAt > now + (long)MaxLeadTime.TotalMilliseconds)
+        {
+            return ApiProblem.Invalid("startsAt", $"must be an epoch-millisecond time at most {MaxLeadTime.TotalDays} days from now");
+        }
+
+        if (definition.EndsAt <= definition.StartsAt)
+        {
+            return ApiProblem.Invalid("endsAt", "must be after startsAt");
+        }
+
+        if (definition.EndsAt - definition.StartsAt > (long)MaxWindow.TotalMilliseconds)
+        {
+            return ApiProblem.Invalid("endsAt", $"the window may be at most {MaxWindow.TotalDays} days");
+        }
+
+        if (definition.EndsAt <= now)
+        {
+            return ApiProblem.Invalid("endsAt", "must be in the future");
+        }
+
+        if (definition.MaxAttempts is < 1 or > MaxAttemptsLimit)
+        {
+            return ApiProblem.Invalid("maxAttempts", $"must be an integer from 1 to {MaxAttemptsLimit}");
+        }
+
+        if (definition.Portal is not null && !LeaderboardApi.IsPortal(definition.Portal))
+        {
+            return ApiProblem.Invalid("portal", "must be 1 to 32 characters of a-z 0-9 _ -");
+        }
+
+        return definition.Prize is { Length: > MaxPrizeLength }
+            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters")
+            : null;
+    }
+
+    private static Results<Ok<Tournament>, ProblemHttpResult> Reply(TournamentResult result, string id) =>
+        result.Tournament is { } tournament ? TypedResults.Ok(tournament) : ProblemFor(result.Error, id);
+
+    private static ProblemHttpResult ProblemFor(TournamentError error, string id) => error switch
+    {
+        TournamentError.NotFound => ApiProblem.NotFound($"tournament {id} does not exist"),
+        TournamentError.AlreadyStarted => ApiProblem.Conflict(StartedCode, $"tournament {id} has started or was cancelled: it can no longer be edited"),
+        TournamentError.AlreadyEnded => ApiProblem.Conflict(EndedCode, $"tournament {id} has already ended"),
+        TournamentError.Closed => ApiProblem.Conflict(ClosedCode, $"tournament {id} has ended or was cancelled"),
+        TournamentError.WrongPortal => ApiProblem.Create(StatusCodes.Status403Forbidden, WrongPortalCode, $"tournament {id} is open to another portal's players only"),
+        _ => ApiProblem.Conflict("CONFLICT", $"tournament {id}: {error}"),
+    };
+}

@@ -1,0 +1,152 @@
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Concurrency;
+using PlayMusic.Competitions;
+
+namespace PlayMusic.Grains.Competitions;
+
+/// <summary>
+/// One board in memory (a <see cref="RankedSet"/>) backed by its rows in <c>leaderboard_entries</c>.
+/// Reentrant so that queries never wait for writes, and so that concurrent submissions are written
+/// as one batch per database round trip (group commit), a few batches in flight at once: each caller
+/// is answered only after the batch holding its score is committed.
+/// </summary>
+[Reentrant]
+public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMetrics metrics) : Grain, ILeaderboardGrain
+{
+    /// <summary>Concurrent batch upserts per board: enough to hide commit latency, few enough to keep batches large.</summary>
+    public const int MaxWritesInFlight = 4;
+
+    private readonly RankedSet _entries = new();
+    private Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
+    private int _writesInFlight;
+
+    private string Board => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var rows = new List<RankedEntry>();
+        await using var command = dataSource.CreateCommand(
+            "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1");
+        command.Parameters.AddWithValue(Board);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+        }
+
+        _entries.Load(rows);
+    }
+
+    public async Task<SubmissionResult> SubmitAsync(ScoreSubmission submission)
+    {
+        var candidate = new RankedEntry(submission.PlayerId, submission.DisplayName, submission.Score, submission.AchievedAt);
+        if (!candidate.Beats(_entries.Find(candidate.PlayerId)))
+        {
+            return new SubmissionResult(false, StandingOf(candidate.PlayerId)!);
+        }
+
+        if (!_pending.TryGetValue(candidate.PlayerId, out var write))
+        {
+            _pending[candidate.PlayerId] = write = new PendingWrite(candidate);
+        }
+        else if (candidate.Beats(write.Entry))
+        {
+            write.Entry = candidate;
+        }
+
+        StartWrites();
+        await write.Committed.Task;
+        return new SubmissionResult(ReferenceEquals(_entries.Find(candidate.PlayerId), candidate), StandingOf(candidate.PlayerId)!);
+    }
+
+    public Task<LeaderboardPage> GetPageAsync(LeaderboardQuery query)
+    {
+        var limit = Math.Clamp(query.Limit, 1, LeaderboardQuery.MaxLimit);
+        var me = query.PlayerId is null ? null : StandingOf(query.PlayerId);
+        long start = 0;
+        if (query.AroundPlayer && me is not null)
+        {
+            // Centre the page on the player, shifted to stay inside the board at the top and bottom.
+            start = Math.Clamp(me.Rank - 1 - (limit - 1) / 2, 0, Math.Max(0, _entries.Count - limit));
+        }
+
+        var entries = _entries.Range(start, limit)
+            .Select((e, i) => new LeaderboardEntry(start + i + 1, e.PlayerId, e.DisplayName, e.Score, e.AchievedAt))
+            .ToList();
+        return Task.FromResult(new LeaderboardPage(entries, me, _entries.Count));
+    }
+
+    private PlayerStanding? StandingOf(string playerId) =>
+        _entries.Find(playerId) is { } entry ? new PlayerStanding(_entries.RankOf(playerId), entry.Score) : null;
+
+    /// <summary>
+    /// Starts batch writes while fewer than <see cref="MaxWritesInFlight"/> are running. Several batches
+    /// may be in flight at once because the upsert keeps the better score whatever the commit order,
+    /// and memory is only ever moved to a better entry; requests that arrive meanwhile form the next batch.
+    /// </summary>
+    private void StartWrites()
+    {
+        while (_writesInFlight < MaxWritesInFlight && _pending.Count > 0)
+        {
+            var batch = _pending.Values.ToList();
+            _pending = new Dictionary<string, PendingWrite>(StringComparer.Ordinal);
+            _writesInFlight++;
+            _ = WriteAsync(batch);
+        }
+    }
+
+    /// <summary>Commits one batch, then applies it to memory and answers its callers. Never throws.</summary>
+    private async Task WriteAsync(List<PendingWrite> batch)
+    {
+        try
+        {
+            await UpsertAsync(batch);
+            metrics.WriteBatchSize.Record(batch.Count);
+            foreach (var write in batch)
+            {
+                if (write.Entry.Beats(_entries.Find(write.Entry.PlayerId)))
+                {
+                    _entries.Set(write.Entry);
+                }
+
+                write.Committed.SetResult();
+            }
+        }
+        catch (Exception ex)
+        {
+            batch.ForEach(w => w.Committed.SetException(ex));
+        }
+        finally
+        {
+            _writesInFlight--;
+            StartWrites();
+        }
+    }
+
+    private async Task UpsertAsync(List<PendingWrite> batch)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO leaderboard_entries AS e (board, player_id, display_name, score, achieved_at)
+            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+            ON CONFLICT (board, player_id) DO UPDATE
+                SET display_name = excluded.display_name, score = excluded.score, achieved_at = excluded.achieved_at
+                WHERE excluded.score > e.score OR (excluded.score = e.score AND excluded.achieved_at < e.achieved_at)
+            """, connection);
+        command.Parameters.AddWithValue(Board);
+        command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(w => w.Entry.PlayerId).ToArray());
+        command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(w => w.Entry.DisplayName).ToArray());
+        command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Bigint, batch.Select(w => w.Entry.Score).ToArray());
+        command.Parameters.AddWithValue(NpgsqlDbType.Array | NpgsqlDbType.Bigint, batch.Select(w => w.Entry.AchievedAt).ToArray());
+        await command.PrepareAsync(); // kept per pooled connection: parsed and planned once
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private sealed class PendingWrite(RankedEntry entry)
+    {
+        public RankedEntry Entry { get; set; } = entry;
+
+        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

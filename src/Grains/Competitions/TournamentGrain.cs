@@ -1,0 +1,366 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Orleans.Runtime;
+using PlayMusic.Competitions;
+
+namespace PlayMusic.Grains.Competitions;
+
+/// <summary>
+/// One tournament. Its state is its row in <c>tournaments</c> (the same row the public listing reads,
+/// so there is one source of truth) plus its entrants and counted attempts. The lifecycle is driven
+/// by a grain timer due exactly at the next transition; a durable reminder (Orleans' minimum period
+/// is one minute) re-activates the grain after a restart or collection so the timer is re-armed,
+/// and <see cref="TournamentScheduleSweep"/> activates every open tournament when a silo starts.
+/// </summary>
+public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider clock, ILogger<TournamentGrain> logger)
+    : Grain, ITournamentGrain, IRemindable
+{
+    private const string LifecycleReminder = "lifecycle";
+    private static readonly TimeSpan ReminderPeriod = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan MaxTimerWait = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// A run that ended inside the window may reach the grain a little after <c>endsAt</c> (delivery,
+    /// retries); it still counts within this grace. Runs that ended at or after <c>endsAt</c> never do.
+    /// </summary>
+    public static readonly TimeSpan LateDeliveryGrace = TimeSpan.FromSeconds(10);
+
+    private readonly HashSet<string> _entrants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _countedRuns = new(StringComparer.Ordinal);
+    private TournamentDefinition? _definition;
+    private string _status = TournamentStatus.Upcoming;
+    private IGrainTimer? _transitionTimer;
+    private bool _reminderRegistered;
+
+    private string Id => this.GetPrimaryKeyString();
+
+    private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private bool IsFinal => _status is TournamentStatus.Ended or TournamentStatus.Cancelled;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await LoadAsync(cancellationToken);
+        await AdvanceAsync();
+    }
+
+    public async Task<TournamentResult> CreateAsync(TournamentDefinition definition)
+    {
+        if (_definition is not null)
+        {
+            return TournamentResult.Fail(TournamentError.AlreadyExists);
+        }
+
+        var now = Now;
+        _status = TournamentStatus.At(definition.StartsAt, definition.EndsAt, now);
+        await using (var command = dataSource.CreateCommand("""
+            INSERT INTO tournaments (id, title, game_id, mode, starts_at, ends_at, portal, prize, max_attempts, status, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+            """))
+        {
+            AddDefinition(command, definition);
+            command.Parameters.AddWithValue(_status);
+            command.Parameters.AddWithValue(now);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        _definition = definition;
+        await AdvanceAsync();
+        return Ok();
+    }
+
+    public Task<TournamentResult> GetAsync() =>
+        Task.FromResult(_definition is null ? TournamentResult.Fail(TournamentError.NotFound) : Ok());
+
+    public async Task<TournamentResult> UpdateAsync(TournamentDefinition definition)
+    {
+        if (_definition is null)
+        {
+            return TournamentResult.Fail(TournamentError.NotFound);
+        }
+
+        if (_status == TournamentStatus.Cancelled || Now >= _definition.StartsAt)
+        {
+            return TournamentResult.Fail(TournamentError.AlreadyStarted);
+        }
+
+        await using (var command = dataSource.CreateCommand("""
+            UPDATE tournaments SET title = $2, game_id = $3, mode = $4, starts_at = $5, ends_at = $6, portal = $7,
+                prize = $8, max_attempts = $9, updated_at = $10
+            WHERE id = $1
+            """))
+        {
+            AddDefinition(command, definition);
+            command.Parameters.AddWithValue(Now);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        _definition = definition;
+        await AdvanceAsync();
+        return Ok();
+    }
+
+    public async Task<TournamentResult> CancelAsync()
+    {
+        if (_definition is null)
+        {
+            return TournamentResult.Fail(TournamentError.NotFound);
+        }
+
+        if (_status == TournamentStatus.Cancelled)
+        {
+            return Ok();
+        }
+
+        if (Now >= _definition.EndsAt)
+        {
+            return TournamentResult.Fail(TournamentError.AlreadyEnded);
+        }
+
+        await SetStatusAsync(TournamentStatus.Cancelled);
+        await AdvanceAsync();
+        return Ok();
+    }
+
+    public async Task<TournamentResult> JoinAsync(string playerId, string? portal)
+    {
+        if (_definition is null)
+        {
+            return TournamentResult.Fail(TournamentError.NotFound);
+        }
+
+        if (_status == TournamentStatus.Cancelled || Now >= _definition.EndsAt)
+        {
+            return TournamentResult.Fail(TournamentError.Closed);
+        }
+
+        if (_definition.Portal is not null && portal != _definition.Portal)
+        {
+            return TournamentResult.Fail(TournamentError.WrongPortal);
+        }
+
+        if (!_entrants.Contains(playerId))
+        {
+            await using var command = dataSource.CreateCommand(
+                "INSERT INTO tournament_entrants (tournament_id, player_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
+            command.Parameters.AddWithValue(Id);
+            command.Parameters.AddWithValue(playerId);
+            command.Parameters.AddWithValue(Now);
+            await command.ExecuteNonQueryAsync();
+            _entrants.Add(playerId);
+        }
+
+        return Ok();
+    }
+
+    public async Task<TournamentRunResult> RecordRunAsync(CompletedRun run)
+    {
+        var verdict = VerdictFor(run);
+        if (verdict is TournamentRunVerdict.Counted)
+        {
+            // Take the attempt before awaiting: this method interleaves with the player's other runs.
+            _countedRuns.Add(run.RunId);
+            _attempts[run.PlayerId] = _attempts.GetValueOrDefault(run.PlayerId) + 1;
+            try
+            {
+                await using var command = dataSource.CreateCommand("""
+                    INSERT INTO tournament_attempts (tournament_id, run_id, player_id, score, ended_at)
+                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+                    """);
+                command.Parameters.AddWithValue(Id);
+                command.Parameters.AddWithValue(run.RunId);
+                command.Parameters.AddWithValue(run.PlayerId);
+                command.Parameters.AddWithValue(run.Score);
+                command.Parameters.AddWithValue(run.EndedAt);
+                await command.ExecuteNonQueryAsync();
+            }
+            catch
+            {
+                _countedRuns.Remove(run.RunId);
+                _attempts[run.PlayerId]--;
+                throw;
+            }
+        }
+
+        // A duplicate is offered to the board again: a crash may have come between the attempt and the board write.
+        if (verdict is TournamentRunVerdict.Counted or TournamentRunVerdict.Duplicate)
+        {
+            await GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Tournament(Id))
+                .SubmitAsync(new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
+        }
+
+        return new TournamentRunResult(Id, verdict);
+    }
+
+    public async Task<TournamentStandings?> GetStandingsAsync(LeaderboardQuery query)
+    {
+        if (_definition is null)
+        {
+            return null;
+        }
+
+        var page = await GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Tournament(Id)).GetPageAsync(query);
+        return new TournamentStandings(View(), page);
+    }
+
+    public Task EnsureScheduledAsync() => Task.CompletedTask;
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => AdvanceAsync();
+
+    private TournamentRunVerdict VerdictFor(CompletedRun run)
+    {
+        if (_definition is null || _status == TournamentStatus.Cancelled)
+        {
+            return TournamentRunVerdict.Cancelled;
+        }
+
+        if (_countedRuns.Contains(run.RunId))
+        {
+            return TournamentRunVerdict.Duplicate;
+        }
+
+        if (!_entrants.Contains(run.PlayerId))
+        {
+            return TournamentRunVerdict.NotJoined;
+        }
+
+        if (_definition.Portal is not null && run.Portal != _definition.Portal)
+        {
+            return TournamentRunVerdict.WrongPortal;
+        }
+
+        if (run.EndedAt < _definition.StartsAt || run.EndedAt >= _definition.EndsAt
+            || Now >= _definition.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds)
+        {
+            return TournamentRunVerdict.OutsideWindow;
+        }
+
+        return _definition.MaxAttempts is { } max && _attempts.GetValueOrDefault(run.PlayerId) >= max
+            ? TournamentRunVerdict.AttemptsExhausted
+            : TournamentRunVerdict.Counted;
+    }
+
+    /// <summary>
+    /// Brings the stored status up to the clock and arms the timer for the next transition; once the
+    /// tournament is over, drops the timer and the reminder so the grain can be collected.
+    /// </summary>
+    private async Task AdvanceAsync()
+    {
+        if (_definition is null)
+        {
+            return;
+        }
+
+        var now = Now;
+        if (_status != TournamentStatus.Cancelled)
+        {
+            var due = TournamentStatus.At(_definition.StartsAt, _definition.EndsAt, now);
+            if (due != _status)
+            {
+                await SetStatusAsync(due);
+            }
+        }
+
+        if (IsFinal)
+        {
+            _transitionTimer?.Dispose();
+            _transitionTimer = null;
+            if (await this.GetReminder(LifecycleReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+
+            _reminderRegistered = false;
+            return;
+        }
+
+        var next = _status == TournamentStatus.Upcoming ? _definition.StartsAt : _definition.EndsAt;
+        // A .NET timer cannot wait ~50 days in one go; a tick before the transition just re-arms.
+        var dueTime = TimeSpan.FromMilliseconds(Math.Clamp(next - now, 0, (long)MaxTimerWait.TotalMilliseconds));
+        if (_transitionTimer is null)
+        {
+            _transitionTimer = this.RegisterGrainTimer(_ => AdvanceAsync(), new GrainTimerCreationOptions(dueTime, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        }
+        else
+        {
+            _transitionTimer.Change(dueTime, Timeout.InfiniteTimeSpan);
+        }
+
+        if (!_reminderRegistered)
+        {
+            await this.RegisterOrUpdateReminder(LifecycleReminder, ReminderPeriod, ReminderPeriod);
+            _reminderRegistered = true;
+        }
+    }
+
+    private async Task SetStatusAsync(string status)
+    {
+        await using var command = dataSource.CreateCommand("UPDATE tournaments SET status = $2, updated_at = $3 WHERE id = $1");
+        command.Parameters.AddWithValue(Id);
+        command.Parameters.AddWithValue(status);
+        command.Parameters.AddWithValue(Now);
+        await command.ExecuteNonQueryAsync();
+        logger.LogInformation("Tournament {TournamentId} is now {Status}", Id, status);
+        _status = status;
+    }
+
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            "SELECT title, game_id, mode, starts_at, ends_at, portal, prize, max_attempts, status FROM tournaments WHERE id = $1") { Parameters = { new() { Value = Id } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            "SELECT player_id FROM tournament_entrants WHERE tournament_id = $1") { Parameters = { new() { Value = Id } } });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            "SELECT player_id, run_id FROM tournament_attempts WHERE tournament_id = $1") { Parameters = { new() { Value = Id } } });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return;
+        }
+
+        _definition = new TournamentDefinition(
+            reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt64(4),
+            reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6),
+            reader.IsDBNull(7) ? null : reader.GetInt32(7));
+        _status = reader.GetString(8);
+
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _entrants.Add(reader.GetString(0));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var playerId = reader.GetString(0);
+            _attempts[playerId] = _attempts.GetValueOrDefault(playerId) + 1;
+            _countedRuns.Add(reader.GetString(1));
+        }
+    }
+
+    private void AddDefinition(NpgsqlCommand command, TournamentDefinition definition)
+    {
+        command.Parameters.AddWithValue(Id);
+        command.Parameters.AddWithValue(definition.Title);
+        command.Parameters.AddWithValue(definition.GameId);
+        command.Parameters.AddWithValue(definition.Mode);
+        command.Parameters.AddWithValue(definition.StartsAt);
+        command.Parameters.AddWithValue(definition.EndsAt);
+        command.Parameters.AddWithValue((object?)definition.Portal ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)definition.Prize ?? DBNull.Value);
+        command.Parameters.AddWithValue((object?)definition.MaxAttempts ?? DBNull.Value);
+    }
+
+    private TournamentResult Ok() => new(TournamentError.None, View());
+
+    /// <summary>The wire view; the status comes from the clock so it is exact even between a transition and its timer tick.</summary>
+    private Tournament View()
+    {
+        var d = _definition!;
+        var status = _status == TournamentStatus.Cancelled ? _status : TournamentStatus.At(d.StartsAt, d.EndsAt, Now);
+        return new Tournament(Id, d.Title, d.GameId, d.Mode, d.StartsAt, d.EndsAt, status, d.Portal, d.Prize, d.MaxAttempts, _entrants.Count);
+    }
+}

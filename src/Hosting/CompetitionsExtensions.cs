@@ -1,0 +1,20 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using PlayMusic.Grains.Competitions;
+
+namespace PlayMusic.Hosting;
+
+public static class CompetitionsExtensions
+{
+    /// <summary>Leaderboards and tournaments: the listing queries and the start-up sweep that arms tournament timers. Call after the Orleans silo or client is added.</summary>
+    public static IHostApplicationBuilder AddPlayMusicCompetitions(this IHostApplicationBuilder builder)
+    {
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<TournamentDirectory>();
+        builder.Services.AddSingleton(sp => new LeaderboardMetrics(sp.GetRequiredService<IMeterFactory>().Create(TelemetryExtensions.PlayMusicMeter)));
+        builder.Services.AddHostedService<TournamentScheduleSweep>();
+        return builder;
+    }
+}

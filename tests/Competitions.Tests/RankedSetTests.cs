@@ -1,0 +1,54 @@
+using PlayMusic.Grains.Competitions;
+
+namespace PlayMusic.Competitions.Tests;
+
+/// <summary>The order-statistic tree against the obvious model (a sorted list), over random replaces and a bulk load.</summary>
+public sealed class RankedSetTests
+{
+    [Fact]
+    public void Ranks_and_ranges_match_a_sorted_model_through_random_updates()
+    {
+        var random = new Random(42);
+        var set = new RankedSet();
+        var model = new Dictionary<string, RankedEntry>();
+        set.Load(Enumerable.Range(0, 500).Select(i => Entry(random, $"p{i}")).Select(e => model[e.PlayerId] = e).ToList());
+
+        for (var step = 0; step < 3_000; step++)
+        {
+            var entry = Entry(random, $"p{random.Next(800)}"); // both new players and replacements
+            set.Set(entry);
+            model[entry.PlayerId] = entry;
+
+            if (step % 250 == 0)
+            {
+                var sorted = model.Values.Order(Comparer<RankedEntry>.Create(RankedEntry.Compare)).ToList();
+                Assert.Equal(sorted.Count, set.Count);
+                Assert.Equal(sorted, set.Range(0, sorted.Count));
+                Assert.Equal(sorted.Skip(37).Take(11), set.Range(37, 11));
+                for (var i = 0; i < sorted.Count; i += 17)
+                {
+                    Assert.Equal(i + 1, set.RankOf(sorted[i].PlayerId));
+                }
+            }
+        }
+
+        Assert.Equal(0, set.RankOf("nobody"));
+        Assert.Empty(set.Range(set.Count, 5));
+    }
+
+    [Fact]
+    public void Ties_on_score_go_to_the_earlier_achievement()
+    {
+        var set = new RankedSet();
+        set.Set(new RankedEntry("late", "Late", 100, 2_000));
+        set.Set(new RankedEntry("early", "Early", 100, 1_000));
+        set.Set(new RankedEntry("high", "High", 101, 3_000));
+
+        Assert.Equal(["high", "early", "late"], set.Range(0, 10).Select(e => e.PlayerId));
+        Assert.True(new RankedEntry("late", "Late", 100, 500).Beats(set.Find("late")));
+        Assert.False(new RankedEntry("late", "Late", 99, 1).Beats(set.Find("late")));
+    }
+
+    private static RankedEntry Entry(Random random, string playerId) =>
+        new(playerId, playerId, random.Next(50), random.Next(1_000)); // few distinct scores: many ties
+}

@@ -1,0 +1,221 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Competitions.Tests;
+
+public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
+{
+    public const long Day = 24 * 3_600_000L;
+    private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);
+
+    private ApiHost Host => fixture.Host;
+
+    [Fact]
+    public async Task A_tournament_goes_live_and_ends_on_time_with_no_calls_in_between()
+    {
+        var now = Competition.Now;
+        var created = await Host.CreateTournamentAsync(new
+        {
+            title = "Sprint", gameId = Competition.NewGameId(), mode = "runner", startsAt = now + 2_000, endsAt = now + 6_000,
+        });
+        Assert.Equal("upcoming", created.Status);
+
+        // Watch the durable table only: nobody calls the grain or the API until the tournament has ended.
+        var seen = new Dictionary<string, long>();
+        await using var dataSource = fixture.Database.CreateDataSource();
+        while (!seen.ContainsKey("ended") && Competition.Now < created.EndsAt + 15_000)
+        {
+            await using var command = dataSource.CreateCommand($"SELECT status FROM tournaments WHERE id = '{created.Id}'");
+            var status = (string)(await command.ExecuteScalarAsync())!;
+            seen.TryAdd(status, Competition.Now);
+            await Task.Delay(20);
+        }
+
+        Assert.InRange(seen["live"], created.StartsAt, created.StartsAt + (long)OnTime.TotalMilliseconds);
+        Assert.InRange(seen["ended"], created.EndsAt, created.EndsAt + (long)OnTime.TotalMilliseconds);
+
+        using var client = Host.Client((await Host.GuestAsync()).Token);
+        var join = await (await client.PostAsync($"/api/tournaments/{created.Id}/join", null)).ProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal("TOURNAMENT_CLOSED", join.Code);
+        var standings = await client.BoardAsync($"/api/tournaments/{created.Id}/standings");
+        Assert.Equal("ended", standings.Status);
+        Assert.Equal(created.EndsAt, standings.EndsAt);
+    }
+
+    [Fact]
+    public async Task A_run_ending_one_millisecond_after_endsAt_does_not_count()
+    {
+        var game = Competition.NewGameId();
+        var tournament = await Host.CreateTournamentAsync(new
+        {
+            title = "Window", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000,
+        });
+        var (late, onTime) = (await Host.GuestAsync("Late"), await Host.GuestAsync("OnTime"));
+        await JoinAsync(tournament, late);
+        await JoinAsync(tournament, onTime);
+
+        var lateResult = await Host.RecordAsync(game, late, 50_000, tournament.EndsAt + 1);
+        var onTimeResult = await Host.RecordAsync(game, onTime, 10_000, tournament.EndsAt - 1);
+
+        Assert.Equal(RunVerdict.Accepted, lateResult.Verdict); // it still counts on the game's own boards
+        Assert.Equal(TournamentRunVerdict.OutsideWindow, Assert.Single(lateResult.Tournaments).Verdict);
+        Assert.Equal(TournamentRunVerdict.Counted, Assert.Single(onTimeResult.Tournaments).Verdict);
+
+        using var client = Host.Client(late.Token);
+        var standings = await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings?around=me");
+        Assert.Equal([onTime.PlayerId], standings.Entries.Select(e => e.PlayerId));
+        Assert.Null(standings.Me);
+        Assert.Equal("live", standings.Status);
+        Assert.Equal($"tournament:{tournament.Id}", standings.Scope);
+    }
+
+    [Fact]
+    public async Task Runs_beyond_maxAttempts_do_not_count()
+    {
+        var game = Competition.NewGameId();
+        var tournament = await Host.CreateTournamentAsync(new
+        {
+            title = "Two tries", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000, maxAttempts = 2,
+        });
+        var player = await Host.GuestAsync("Tries");
+        await JoinAsync(tournament, player);
+        Assert.Equal(2, tournament.MaxAttempts);
+
+        var verdicts = new List<TournamentRunVerdict>();
+        foreach (var score in new[] { 100L, 300, 500 })
+        {
+            verdicts.Add(Assert.Single((await Host.RecordAsync(game, player, score, Competition.Now)).Tournaments).Verdict);
+        }
+
+        Assert.Equal([TournamentRunVerdict.Counted, TournamentRunVerdict.Counted, TournamentRunVerdict.AttemptsExhausted], verdicts);
+        using var client = Host.Client(player.Token);
+        var standings = await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings");
+        Assert.Equal(new MeBody(1, 300), standings.Me);
+        var global = await client.BoardAsync($"/api/games/{game}/leaderboard");
+        Assert.Equal(new MeBody(1, 500), global.Me); // the game's board is not capped
+
+        // Runs of one player arriving together interleave in the grain: still exactly maxAttempts count.
+        var rival = await Host.GuestAsync("Rush");
+        await JoinAsync(tournament, rival);
+        var together = await Task.WhenAll(Enumerable.Range(1, 6).Select(i => Host.RecordAsync(game, rival, i * 10, Competition.Now)));
+        Assert.Equal(2, together.Count(r => Assert.Single(r.Tournaments).Verdict == TournamentRunVerdict.Counted));
+        Assert.Equal(4, together.Count(r => r.Tournaments[0].Verdict == TournamentRunVerdict.AttemptsExhausted));
+        Assert.Equal(2L, await fixture.Database.ScalarAsync<long>(
+            $"SELECT count(*) FROM tournament_attempts WHERE tournament_id = '{tournament.Id}' AND player_id = '{rival.PlayerId}'"));
+    }
+
+    [Fact]
+    public async Task A_portal_scoped_tournament_admits_and_counts_only_that_portal()
+    {
+        var game = Competition.NewGameId();
+        var tournament = await Host.CreateTournamentAsync(new
+        {
+            title = "Y8 cup", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000, portal = "y8", prize = "a hat",
+        });
+        var player = await Host.GuestAsync("Channel");
+        using var client = Host.Client(player.Token);
+
+        Assert.Equal("WRONG_PORTAL", (await (await client.PostAsync($"/api/tournaments/{tournament.Id}/join", null)).ProblemAsync(HttpStatusCode.Forbidden)).Code);
+        Assert.Equal("WRONG_PORTAL", (await (await client.PostAsync($"/api/tournaments/{tournament.Id}/join?portal=crazygames", null)).ProblemAsync(HttpStatusCode.Forbidden)).Code);
+        var joined = await JoinAsync(tournament, player, "y8");
+        Assert.Equal(1, joined.Entrants);
+        Assert.Equal(1, (await JoinAsync(tournament, player, "y8")).Entrants); // idempotent
+
+        var elsewhere = await Host.RecordAsync(game, player, 9_000, Competition.Now, portal: "crazygames");
+        var home = await Host.RecordAsync(game, player, 1_000, Competition.Now, portal: "y8");
+        Assert.Equal(TournamentRunVerdict.WrongPortal, Assert.Single(elsewhere.Tournaments).Verdict);
+        Assert.Equal(TournamentRunVerdict.Counted, Assert.Single(home.Tournaments).Verdict);
+        Assert.Equal(new MeBody(1, 1_000), (await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings")).Me);
+
+        var forY8 = await client.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=live&portal=y8", JsonSerializerOptions.Web);
+        var forCrazy = await client.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=live&portal=crazygames", JsonSerializerOptions.Web);
+        var upcoming = await client.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=upcoming", JsonSerializerOptions.Web);
+        var listed = Assert.Single(forY8!, t => t.Id == tournament.Id);
+        Assert.Equal(("y8", "a hat", 1, "live"), (listed.Portal, listed.Prize, listed.Entrants, listed.Status));
+        Assert.DoesNotContain(forCrazy!, t => t.Id == tournament.Id);
+        Assert.DoesNotContain(upcoming!, t => t.Id == tournament.Id);
+    }
+
+    [Fact]
+    public async Task Edits_only_before_the_start_and_cancel_closes_the_tournament()
+    {
+        var game = Competition.NewGameId();
+        var later = await Host.CreateTournamentAsync(new
+        {
+            // 60 days ahead: longer than a .NET timer can wait in one go.
+            title = "Later", gameId = game, mode = "runner", startsAt = Competition.Now + 60 * Day, endsAt = Competition.Now + 61 * Day,
+        });
+        var started = await Host.CreateTournamentAsync(new
+        {
+            title = "Started", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000,
+        });
+        using var admin = Host.Client(Host.AdminToken());
+
+        using (var patched = await admin.PatchAsJsonAsync($"/api/admin/tournaments/{later.Id}", new { title = "Later, renamed", maxAttempts = 3 }))
+        {
+            Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+            var body = (await patched.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web))!;
+            Assert.Equal(("Later, renamed", 3, later.StartsAt), (body.Title, body.MaxAttempts, body.StartsAt));
+        }
+
+        var tooLate = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{started.Id}", new { title = "x" })).ProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal("TOURNAMENT_STARTED", tooLate.Code);
+
+        using (var cancelled = await admin.DeleteAsync($"/api/admin/tournaments/{later.Id}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
+            Assert.Equal("cancelled", (await cancelled.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web))!.Status);
+        }
+
+        Assert.Equal("cancelled", await fixture.Database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{later.Id}'"));
+        using var player = Host.Client((await Host.GuestAsync()).Token);
+        Assert.Equal("TOURNAMENT_CLOSED", (await (await player.PostAsync($"/api/tournaments/{later.Id}/join", null)).ProblemAsync(HttpStatusCode.Conflict)).Code);
+        Assert.Equal(HttpStatusCode.Conflict, (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{later.Id}", new { title = "x" })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await player.GetAsync($"/api/tournaments/{Guid.NewGuid()}")).StatusCode);
+        Assert.Equal("Started", (await player.GetFromJsonAsync<TournamentBody>($"/api/tournaments/{started.Id}", JsonSerializerOptions.Web))!.Title);
+    }
+
+    [Fact]
+    public async Task Admin_routes_are_401_without_a_token_and_403_for_players()
+    {
+        var body = new { title = "T", gameId = "g1", mode = "runner", startsAt = Competition.Now + 60_000, endsAt = Competition.Now + 120_000 };
+        var id = Guid.NewGuid();
+        using var player = Host.Client((await Host.GuestAsync()).Token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Host.Http.PostAsJsonAsync("/api/admin/tournaments", body)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Host.Http.PatchAsJsonAsync($"/api/admin/tournaments/{id}", body)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Host.Http.DeleteAsync($"/api/admin/tournaments/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await player.PostAsJsonAsync("/api/admin/tournaments", body)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await player.PatchAsJsonAsync($"/api/admin/tournaments/{id}", body)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await player.DeleteAsync($"/api/admin/tournaments/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Host.Http.GetAsync("/api/tournaments")).StatusCode);
+        Assert.Equal(0L, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM tournaments WHERE title = 'T'"));
+    }
+
+    [Theory]
+    [InlineData("endsAt", "g1", "runner", 60_000, 60_000)]
+    [InlineData("endsAt", "g1", "runner", 60_000, 60_000 + 91L * 24 * 3_600_000)]
+    [InlineData("gameId", "bad id!", "runner", 60_000, 120_000)]
+    [InlineData("mode", "g1", "no-such-mode", 60_000, 120_000)]
+    [InlineData("title", "g1", "runner", 60_000, 120_000, "")]
+    [InlineData("startsAt", "g1", "runner", 400 * Day, 401 * Day)]
+    public async Task Invalid_tournaments_are_400_naming_the_field(string field, string gameId, string mode, long startsIn, long endsIn, string title = "T")
+    {
+        using var admin = Host.Client(Host.AdminToken());
+        var now = Competition.Now;
+        var response = await admin.PostAsJsonAsync("/api/admin/tournaments", new { title, gameId, mode, startsAt = now + startsIn, endsAt = now + endsIn });
+        var problem = await response.ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.Equal("INVALID_ARGUMENT", problem.Code);
+        Assert.StartsWith(field, problem.Detail);
+    }
+
+    private async Task<TournamentBody> JoinAsync(TournamentBody tournament, GuestIdentity player, string? portal = null)
+    {
+        using var client = Host.Client(player.Token);
+        using var response = await client.PostAsync($"/api/tournaments/{tournament.Id}/join" + (portal is null ? "" : $"?portal={portal}"), null);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web))!;
+    }
+}
