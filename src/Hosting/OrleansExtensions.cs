@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using PlayMusic.Analytics;
 using PlayMusic.Grains.Modes;
 
 namespace PlayMusic.Hosting;
@@ -41,6 +42,8 @@ public static class OrleansExtensions
             silo.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> o) =>
                 o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
             silo.AddActivityPropagation();
+            // Committed telemetry to the portal counters; the raw tables stay the source of truth.
+            silo.AddMemoryStreams(TelemetryStreams.ProviderName);
         });
         return builder;
     }
