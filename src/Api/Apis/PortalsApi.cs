@@ -131,5 +131,5 @@ public static class PortalsApi
 
     private static double Rate(long part, long whole) => whole == 0 ? 0 : Round((double)part / whole);
 
-    private static double Round(double value) => Math.Round(value, 4);
+    private static double Round(double value) => Math.Round(value, 4, MidpointRounding.AwayFromZero);
 }
