@@ -60,17 +60,15 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData("engineVersion", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"engineVersion\":\"has space\"}")]
     public async Task Bad_session_start_is_400_naming_the_field(string field, string json)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new("Bearer", (await _host.GuestAsync()).Token);
-        await ProblemAssert.IsAsync(await _host.Http.SendAsync(request), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
+        using var response = await PostJsonAsync("/api/sessions", json, bearer: (await _host.GuestAsync()).Token);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
     }
 
     [Fact]
     public async Task Malformed_json_is_400_not_500()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = new StringContent("{\"gameId\": 12", Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new("Bearer", (await _host.GuestAsync()).Token);
-        await ProblemAssert.IsAsync(await _host.Http.SendAsync(request), HttpStatusCode.BadRequest, "INVALID_JSON");
+        using var response = await PostJsonAsync("/api/sessions", "{\"gameId\": 12", bearer: (await _host.GuestAsync()).Token);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_JSON");
     }
 
     [Fact]
@@ -140,10 +138,7 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     public async Task Bad_perf_is_400_naming_the_field(string field, string json)
     {
         var session = await _engine.StartSessionAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/sessions/{session.SessionId}/perf") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Perf-Token", session.PerfToken);
-
-        using var response = await _host.Http.SendAsync(request);
+        using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/perf", json, perfToken: session.PerfToken);
 
         var code = field == "steps.config" ? "INVALID_JSON" : "INVALID_ARGUMENT";
         await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, code, field);
@@ -152,9 +147,8 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [Fact]
     public async Task Malformed_session_id_is_400()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions/12345/perf") { Content = JsonContent.Create(new { }) };
-        request.Headers.Add("X-Perf-Token", "x");
-        await ProblemAssert.IsAsync(await _host.Http.SendAsync(request), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "sessionId");
+        using var response = await PostJsonAsync("/api/sessions/12345/perf", "{}", perfToken: "x");
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "sessionId");
     }
 
     [Fact]
@@ -197,9 +191,8 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     public async Task Bad_end_is_400_naming_the_field(string field, string json)
     {
         var session = await _engine.StartSessionAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/sessions/{session.SessionId}/end") { Content = new StringContent(json, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Perf-Token", session.PerfToken);
-        await ProblemAssert.IsAsync(await _host.Http.SendAsync(request), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
+        using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/end", json, perfToken: session.PerfToken);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
     }
 
     [Theory]
@@ -267,5 +260,22 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         var directory = await new PortalRegistry(_host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), TimeProvider.System).GetAsync();
 
         Assert.Equal("y8", directory.Resolve(null, PortalDirectory.HostOf("https://cdn.y8games.example/x")));
+    }
+
+    /// <summary>Raw JSON text, so tests can send what a typed client never would.</summary>
+    private Task<HttpResponseMessage> PostJsonAsync(string path, string json, string? bearer = null, string? perfToken = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new("Bearer", bearer);
+        }
+
+        if (perfToken is not null)
+        {
+            request.Headers.Add("X-Perf-Token", perfToken);
+        }
+
+        return _host.Http.SendAsync(request);
     }
 }

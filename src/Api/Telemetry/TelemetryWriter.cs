@@ -33,9 +33,11 @@ public sealed record StoredEnd(
     long Score, long DurationMs, bool Completed, DateTime EndedAt);
 
 /// <summary>
-/// Group commit for raw telemetry: requests queue their rows on a channel, one loop takes everything
-/// queued (up to <see cref="MaxBatch"/>) and stores it with one multi-statement round trip, which
-/// PostgreSQL runs as one implicit transaction. Each request's task completes only after that
+/// Group commit for raw telemetry: requests queue their rows on a channel; each of
+/// <see cref="Writers"/> loops takes everything queued (up to <see cref="MaxBatch"/>) and stores it
+/// with one multi-statement round trip, which PostgreSQL runs as one implicit transaction. One loop:
+/// then each batch sees every earlier one, which the replay/first-session flags need (concurrent
+/// batches could not see each other's sessions; the counters' recount would repair that only later). Each request's task completes only after that
 /// commit, so a 2xx always means the row is durable. The committed events then go to the counter
 /// grains on the telemetry stream.
 /// </summary>
@@ -46,6 +48,7 @@ public sealed class TelemetryWriter(
     ILogger<TelemetryWriter> logger) : BackgroundService
 {
     public const int MaxBatch = 1000;
+    public const int Writers = 1;
 
     private const string TransactionSql = "SELECT pg_current_xact_id()::text::bigint";
 
@@ -124,7 +127,7 @@ public sealed class TelemetryWriter(
 
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10 * MaxBatch)
     {
-        SingleReader = true,
+        SingleReader = false,
     });
 
     private readonly Counter<long> _ingested = meters.Create(TelemetryExtensions.PlayMusicMeter)
@@ -157,7 +160,10 @@ public sealed class TelemetryWriter(
         return (T)(await pending.Done.Task)!;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoopAsync, CancellationToken.None)));
+
+    private async Task WriteLoopAsync()
     {
         var batch = new List<Pending>(MaxBatch);
         // Requests still queued at shutdown are written too: the channel is drained, not dropped.
