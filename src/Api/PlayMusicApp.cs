@@ -2,6 +2,7 @@ using PlayMusic.Api.Apis;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
+using PlayMusic.Api.Telemetry;
 using PlayMusic.Hosting;
 
 namespace PlayMusic.Api;
@@ -23,6 +24,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
         builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
+        builder.AddPlayMusicAnalytics();
 
         var app = builder.Build();
         app.UsePlayMusicErrors();
@@ -33,6 +35,8 @@ public static class PlayMusicApp
         app.MapConfigApi();
         app.MapLeaderboardApi();
         app.MapTournamentsApi();
+        app.MapTelemetryApi();
+        app.MapPortalsApi();
         return app;
     }
 }

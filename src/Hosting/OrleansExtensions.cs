@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using PlayMusic.Analytics;
 using PlayMusic.Grains.Modes;
 
 namespace PlayMusic.Hosting;
@@ -66,6 +67,8 @@ public static class OrleansExtensions
                 // pods are declared dead at once instead of waiting for missed probes.
                 silo.UseKubernetesHosting();
             }
+            // Committed telemetry to the portal counters; the raw tables stay the source of truth.
+            silo.AddMemoryStreams(TelemetryStreams.ProviderName);
         });
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
@@ -89,6 +92,8 @@ public static class OrleansExtensions
                 o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
             // Drop dead gateways and learn new ones within seconds, not the one-minute default.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            // The node publishes committed telemetry to the silos' portal counters.
+            client.AddMemoryStreams(TelemetryStreams.ProviderName);
             client.AddActivityPropagation();
         });
         builder.Services.AddHealthChecks().AddCheck<ClusterClientHealthCheck>("cluster", tags: [TelemetryExtensions.ReadyTag]);

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+// Load generator for the telemetry ingest (PROTOCOL §3) against a running server:
+//   dotnet run -c Release --project bench/Telemetry.Bench -- --url http://127.0.0.1:5280 --seconds 10 --concurrency 32 --server-pid <pid>
+// Each virtual engine repeats the real sequence: session → perf → end, plus a drop-out beacon for
+// every fourth load. Then, for the same time and concurrency, GET /healthz as the plain baseline.
+var options = Options.Parse(args);
+using var http = new HttpClient(new SocketsHttpHandler
+{
+    MaxConnectionsPerServer = options.Concurrency,
+    PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+})
+{ BaseAddress = new Uri(options.Url), Timeout = TimeSpan.FromSeconds(30) };
+
+// A few hundred players, so distinct players and replay rates look like a portal's, not like 32 robots.
+var tokens = await Task.WhenAll(Enumerable.Range(0, 400).Select(async i =>
+{
+    using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = $"bench-{i}" });
+    response.EnsureSuccessStatusCode();
+    return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
+}));
+
+// Warm-up (JIT, connection pool, grain activations), not measured.
+var randoms = Enumerable.Range(0, options.Concurrency).Select(i => new Random(i)).ToArray();
+await RunAsync("warm-up", TimeSpan.FromSeconds(2), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]), print: false);
+var ingest = await RunAsync("telemetry ingest (session → perf → end, + drop-out beacons)", TimeSpan.FromSeconds(options.Seconds),
+    i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]));
+var plain = await RunAsync("plain GET /healthz", TimeSpan.FromSeconds(options.Seconds), _ => HealthzAsync(http));
+Console.WriteLine($"durable ingest / plain = {ingest.PerSecond / plain.PerSecond:P0} (accepted events/s vs 200 responses/s)");
+return 0;
+
+async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<(bool Ok, double Ms)>>> iteration, bool print = true)
+{
+    var cpuBefore = ServerCpu(options.ServerPid);
+    var wall = Stopwatch.StartNew();
+    var deadline = DateTime.UtcNow + duration;
+    var samples = await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async i =>
+    {
+        var mine = new List<(bool Ok, double Ms)>();
+        while (DateTime.UtcNow < deadline)
+        {
+            mine.AddRange(await iteration(i));
+        }
+
+        return mine;
+    }));
+    wall.Stop();
+    var cpu = ServerCpu(options.ServerPid) - cpuBefore;
+    var all = samples.SelectMany(s => s).ToList();
+    var ok = all.Count(s => s.Ok);
+    var latencies = all.Select(s => s.Ms).Order().ToArray();
+    var result = new Result(ok / wall.Elapsed.TotalSeconds);
+    if (print)
+    {
+        // InvariantGlobalization is on: interpolation formats with the invariant culture.
+        Console.WriteLine(
+            $"{name}: {ok} accepted, {all.Count - ok} failed in {wall.Elapsed.TotalSeconds:F1} s = {result.PerSecond:F0}/s; " +
+            $"latency p50 {Percentile(latencies, 0.50):F2} ms, p99 {Percentile(latencies, 0.99):F2} ms; " +
+            (cpu is null ? "server CPU: give --server-pid" : $"server CPU {cpu.Value.TotalSeconds / wall.Elapsed.TotalSeconds:F2} cores " +
+                $"({cpu.Value.TotalMilliseconds / Math.Max(1, ok):F3} ms CPU per request)"));
+    }
+
+    return result;
+}
+
+static async Task<List<(bool Ok, double Ms)>> EngineIterationAsync(HttpClient http, string token, Random random)
+{
+    string[] referrers = ["https://www.y8.com/games/song", "https://playgama.com/game/song", "https://1234.discordsays.com/",
+        "https://html5.gamepix.com/song", "https://www.crazygames.com/game/song", "https://playmusic.gg/play/song", ""];
+    string[] countries = ["DE", "US", "BR", "FR", "IN", "JP"];
+    string[] tiers = ["low", "mid", "high"];
+    var results = new List<(bool, double)>(4);
+    var referrer = referrers[random.Next(referrers.Length)];
+    var country = countries[random.Next(countries.Length)];
+    var tier = tiers[random.Next(tiers.Length)];
+    var loadId = Guid.NewGuid();
+
+    if (random.Next(4) == 0)
+    {
+        // A load that never reached a session: what sendBeacon posts on pagehide.
+        var beacon = JsonSerializer.Serialize(new { loadId, gameId = "bench-song", referrer, stage = "assets", elapsedMs = random.Next(500, 20000), country, deviceTier = tier });
+        results.Add(await TimedAsync(() => http.PostAsync("/api/beacon/dropout", new StringContent(beacon, Encoding.UTF8, "text/plain")), HttpStatusCode.NoContent));
+        return results;
+    }
+
+    using var start = new HttpRequestMessage(HttpMethod.Post, "/api/sessions")
+    {
+        Content = JsonContent.Create(new { gameId = $"bench-song-{random.Next(5)}", mode = "runner", loadId, referrer, country, deviceTier = tier, engineVersion = "bench" }),
+    };
+    start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    var watch = Stopwatch.StartNew();
+    using var started = await http.SendAsync(start);
+    results.Add((started.StatusCode == HttpStatusCode.Created, watch.Elapsed.TotalMilliseconds));
+    if (started.StatusCode != HttpStatusCode.Created)
+    {
+        return results;
+    }
+
+    var session = await started.Content.ReadFromJsonAsync<JsonElement>();
+    var path = $"/api/sessions/{session.GetProperty("sessionId").GetString()}";
+    var perfToken = session.GetProperty("perfToken").GetString()!;
+    var steps = new { download = LogNormal(random, 900), config = LogNormal(random, 60), assets = LogNormal(random, 2500), audio = LogNormal(random, 700) };
+    results.Add(await TimedAsync(() => Post(http, path + "/perf", perfToken, new { steps, gatewayMs = LogNormal(random, 40) }), HttpStatusCode.Accepted));
+    // completed: false — on this branch IGameScoresGrain has no implementation yet (see docs/benchmarks.md).
+    results.Add(await TimedAsync(() => Post(http, path + "/end", perfToken, new { score = random.Next(100000), durationMs = random.Next(30000, 200000), completed = false }), HttpStatusCode.Accepted));
+    return results;
+}
+
+static async Task<List<(bool Ok, double Ms)>> HealthzAsync(HttpClient http) =>
+    [await TimedAsync(() => http.GetAsync("/healthz"), HttpStatusCode.OK)];
+
+static Task<HttpResponseMessage> Post(HttpClient http, string path, string perfToken, object body)
+{
+    var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+    request.Headers.Add("X-Perf-Token", perfToken);
+    return http.SendAsync(request);
+}
+
+static async Task<(bool Ok, double Ms)> TimedAsync(Func<Task<HttpResponseMessage>> send, HttpStatusCode expected)
+{
+    var watch = Stopwatch.StartNew();
+    using var response = await send();
+    await response.Content.LoadIntoBufferAsync();
+    return (response.StatusCode == expected, watch.Elapsed.TotalMilliseconds);
+}
+
+static int LogNormal(Random random, double median)
+{
+    var normal = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+    return (int)Math.Min(600_000, median * Math.Exp(0.6 * normal));
+}
+
+static double Percentile(double[] sorted, double fraction) =>
+    sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+/// <summary>User + system CPU time of the server process, from /proc (Linux).</summary>
+static TimeSpan? ServerCpu(int? pid)
+{
+    if (pid is null)
+    {
+        return null;
+    }
+
+    var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+}
+
+internal sealed record Result(double PerSecond);
+
+internal sealed record Options(string Url, int Seconds, int Concurrency, int? ServerPid)
+{
+    public static Options Parse(string[] args)
+    {
+        string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        return new Options(
+            Value("--url") ?? "http://127.0.0.1:5080",
+            int.Parse(Value("--seconds") ?? "10", CultureInfo.InvariantCulture),
+            int.Parse(Value("--concurrency") ?? "32", CultureInfo.InvariantCulture),
+            Value("--server-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
+    }
+}

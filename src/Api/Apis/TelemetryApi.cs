@@ -1,0 +1,263 @@
+using System.Text.Json;
+using PlayMusic.Api.Errors;
+using PlayMusic.Api.Identity;
+using PlayMusic.Api.Modes;
+using PlayMusic.Api.Telemetry;
+using PlayMusic.Competitions;
+
+namespace PlayMusic.Api.Apis;
+
+public sealed record StartSessionRequest(
+    string? GameId, string? Mode, string? LoadId, string? Portal, string? Referrer, string? Country, string? DeviceTier, string? EngineVersion);
+
+public sealed record StartSessionResponse(Guid SessionId, string PerfToken, string Portal);
+
+public sealed record PerfRequest(Dictionary<string, double?>? Steps, double? GatewayMs);
+
+public sealed record EndRequest(long? Score, double? DurationMs, bool? Completed);
+
+/// <summary>
+/// What <c>navigator.sendBeacon</c> posts. <c>country</c> and <c>deviceTier</c> are optional
+/// additions to PROTOCOL §3 so drop-outs can be filtered like sessions.
+/// </summary>
+public sealed record DropoutBeacon(
+    string? LoadId, string? GameId, string? Portal, string? Referrer, string? Stage, double? ElapsedMs, string? Country, string? DeviceTier);
+
+/// <summary>PROTOCOL §3: sessions, load-time steps and drop-out beacons from the engine iframe.</summary>
+public static class TelemetryApi
+{
+    public const string PerfTokenHeader = "X-Perf-Token";
+    public const string ScoreNotRecorded = "SCORE_NOT_RECORDED";
+
+    private const int MaxBeaconBytes = 8 * 1024;
+
+    public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api").AddEndpointFilter(UnavailableAs503);
+        api.MapPost("/sessions", StartSession).RequireAuthorization();
+        api.MapPost("/sessions/{sessionId}/perf", ReportPerf);
+        api.MapPost("/sessions/{sessionId}/end", EndSession);
+        api.MapPost("/beacon/dropout", Dropout);
+        return endpoints;
+    }
+
+    /// <summary>Storage trouble is the client's cue to retry, not a server bug: 503, never 500.</summary>
+    private static async ValueTask<object?> UnavailableAs503(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (TelemetryUnavailableException)
+        {
+            return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, "UNAVAILABLE", "telemetry storage is unavailable: retry");
+        }
+    }
+
+    private static async Task<Results<Created<StartSessionResponse>, ProblemHttpResult>> StartSession(
+        StartSessionRequest? request, HttpContext context, ModeCatalogCache modes, PortalRegistry portals,
+        PerfTokens tokens, TelemetryWriter writer, TimeProvider time)
+    {
+        if (request is null)
+        {
+            return ApiProblem.Invalid("body", "must be a JSON object");
+        }
+
+        if (TelemetryInput.GameId(request.GameId) is { } badGame)
+        {
+            return badGame;
+        }
+
+        if (request.Mode is null || (await modes.GetAsync()).Catalog.Find(request.Mode) is null)
+        {
+            return ApiProblem.Invalid("mode", "must be a mode of the catalog (GET /api/config/modes)");
+        }
+
+        var badCountry = TelemetryInput.Country(request.Country, out var country);
+        if ((TelemetryInput.Uuid("loadId", request.LoadId, out var loadId)
+            ?? TelemetryInput.Referrer(request.Referrer)
+            ?? badCountry
+            ?? TelemetryInput.DeviceTier(request.DeviceTier)) is { } bad)
+        {
+            return bad;
+        }
+
+        if (request.EngineVersion is not null && !TelemetryInput.EngineVersionPattern().IsMatch(request.EngineVersion))
+        {
+            return ApiProblem.Invalid("engineVersion", "must be 1 to 32 printable ASCII characters without spaces");
+        }
+
+        var referrerHost = PortalDirectory.HostOf(request.Referrer);
+        var portal = (await portals.GetAsync()).Resolve(request.Portal, referrerHost);
+        var sessionId = Guid.CreateVersion7();
+        var user = context.User;
+        await writer.StoreSessionAsync(new SessionRow(sessionId, loadId, user.PlayerId(), user.DisplayName(), request.GameId!, request.Mode,
+            portal, referrerHost, country, request.DeviceTier, request.EngineVersion, time.GetUtcNow().UtcDateTime));
+        return TypedResults.Created($"/api/sessions/{sessionId}", new StartSessionResponse(sessionId, tokens.For(sessionId), portal));
+    }
+
+    private static async Task<Results<Accepted, ProblemHttpResult>> ReportPerf(
+        string sessionId, PerfRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer, TimeProvider time)
+    {
+        if (Authorize(sessionId, context, tokens, out var id) is { } denied)
+        {
+            return denied;
+        }
+
+        if (request?.Steps is not { } steps)
+        {
+            return ApiProblem.Invalid("steps", "must be an object { download, config, assets, audio } of milliseconds");
+        }
+
+        if (steps.Keys.FirstOrDefault(k => !TelemetryInput.Stages.Contains(k)) is { } unknown)
+        {
+            return ApiProblem.Invalid($"steps.{unknown}", "is not a load step (download, config, assets, audio)");
+        }
+
+        var ms = new long[TelemetryInput.Stages.Count];
+        for (var i = 0; i < ms.Length; i++)
+        {
+            var stage = TelemetryInput.Stages[i];
+            if (TelemetryInput.Milliseconds($"steps.{stage}", steps.GetValueOrDefault(stage), TelemetryInput.MaxStepMs, required: true, out ms[i]) is { } bad)
+            {
+                return bad;
+            }
+        }
+
+        if (TelemetryInput.Milliseconds("gatewayMs", request.GatewayMs, TelemetryInput.MaxStepMs, required: false, out var gatewayMs) is { } badGateway)
+        {
+            return badGateway;
+        }
+
+        var outcome = await writer.StorePerfAsync(new PerfRow(id, (int)ms[0], (int)ms[1], (int)ms[2], (int)ms[3],
+            request.GatewayMs is null ? null : (int)gatewayMs, time.GetUtcNow().UtcDateTime));
+        return outcome switch
+        {
+            PerfOutcome.Stored => TypedResults.Accepted((string?)null),
+            PerfOutcome.AlreadyReported => ApiProblem.Conflict("PERF_ALREADY_REPORTED", $"session {id} already has its perf report"),
+            _ => ApiProblem.NotFound($"session {id} does not exist"),
+        };
+    }
+
+    private static async Task<Results<Accepted, ProblemHttpResult>> EndSession(
+        string sessionId, EndRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer,
+        IGrainFactory grains, TimeProvider time, ILogger<EndRequest> logger)
+    {
+        if (Authorize(sessionId, context, tokens, out var id) is { } denied)
+        {
+            return denied;
+        }
+
+        if (request?.Score is not (>= 0 and var score))
+        {
+            return ApiProblem.Invalid("score", "is required and must be an integer >= 0");
+        }
+
+        if (TelemetryInput.Milliseconds("durationMs", request.DurationMs, TelemetryInput.MaxDurationMs, required: true, out var durationMs) is { } bad)
+        {
+            return bad;
+        }
+
+        if (request.Completed is not { } completed)
+        {
+            return ApiProblem.Invalid("completed", "is required (true or false)");
+        }
+
+        var end = await writer.StoreEndAsync(new EndRow(id, score, durationMs, completed, time.GetUtcNow().UtcDateTime));
+        if (end is null)
+        {
+            return ApiProblem.NotFound($"session {id} does not exist");
+        }
+
+        if (end.Completed)
+        {
+            // The end is durable already; if the score cannot be handed over now, a retried end
+            // (idempotent) hands over the stored one again, and RunId keeps that from counting twice.
+            try
+            {
+                await grains.GetGrain<IGameScoresGrain>(end.GameId).RecordAsync(new CompletedRun(end.SessionId.ToString(), end.PlayerId,
+                    end.DisplayName, end.GameId, end.Mode, end.Portal, end.Score, end.DurationMs, new DateTimeOffset(end.EndedAt).ToUnixTimeMilliseconds()));
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Session {SessionId} ended but its score was not recorded", id);
+                return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, ScoreNotRecorded,
+                    $"session {id} is ended, but its score has not reached the leaderboards yet: send the same end again");
+            }
+        }
+
+        return TypedResults.Accepted((string?)null);
+    }
+
+    /// <summary>Accepts <c>text/plain</c> (what sendBeacon sends for a string) and JSON, without auth.</summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> Dropout(
+        HttpContext context, PortalRegistry portals, TelemetryWriter writer, TimeProvider time)
+    {
+        var mediaType = context.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
+        if (mediaType is not (null or "" or "text/plain" or "application/json"))
+        {
+            return ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "body: send text/plain or application/json");
+        }
+
+        if (context.Request.ContentLength > MaxBeaconBytes)
+        {
+            return ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"body: at most {MaxBeaconBytes} bytes");
+        }
+
+        DropoutBeacon? beacon;
+        try
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            if (buffer.Length > MaxBeaconBytes)
+            {
+                return ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"body: at most {MaxBeaconBytes} bytes");
+            }
+
+            beacon = buffer.Length == 0 ? null : JsonSerializer.Deserialize<DropoutBeacon>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JsonSerializerOptions.Web);
+        }
+        catch (JsonException json)
+        {
+            var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
+            return ApiProblem.Create(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, $"{field}: the beacon is not valid JSON of the expected shape");
+        }
+
+        if (beacon is null)
+        {
+            return ApiProblem.Invalid("body", "must be a JSON object");
+        }
+
+        var badCountry = TelemetryInput.Country(beacon.Country, out var country);
+        if ((TelemetryInput.Uuid("loadId", beacon.LoadId, out var loadId)
+            ?? TelemetryInput.GameId(beacon.GameId)
+            ?? TelemetryInput.Referrer(beacon.Referrer)
+            ?? badCountry
+            ?? TelemetryInput.DeviceTier(beacon.DeviceTier)) is { } bad)
+        {
+            return bad;
+        }
+
+        if (beacon.Stage is null || !TelemetryInput.Stages.Contains(beacon.Stage))
+        {
+            return ApiProblem.Invalid("stage", "must be one of download, config, assets, audio");
+        }
+
+        if (TelemetryInput.Milliseconds("elapsedMs", beacon.ElapsedMs, TelemetryInput.MaxElapsedMs, required: true, out var elapsedMs) is { } badElapsed)
+        {
+            return badElapsed;
+        }
+
+        var referrerHost = PortalDirectory.HostOf(beacon.Referrer);
+        var portal = (await portals.GetAsync()).Resolve(beacon.Portal, referrerHost);
+        await writer.StoreDropoutAsync(new DropoutRow(loadId, beacon.GameId!, portal, referrerHost, beacon.Stage, (int)elapsedMs,
+            country, beacon.DeviceTier, time.GetUtcNow().UtcDateTime));
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>400 for a malformed id, 403 unless the perf token is this session's.</summary>
+    private static ProblemHttpResult? Authorize(string sessionId, HttpContext context, PerfTokens tokens, out Guid id) =>
+        TelemetryInput.Uuid("sessionId", sessionId, out id)
+        ?? (tokens.Verify(id, context.Request.Headers[PerfTokenHeader].ToString())
+            ? null
+            : ApiProblem.Forbidden($"{PerfTokenHeader} is missing or is not the token of session {id}"));
+}

@@ -1,0 +1,107 @@
+using Npgsql;
+
+namespace PlayMusic.Api.Telemetry;
+
+public sealed record Portal(string Id, string DisplayName);
+
+/// <summary>The portal registry as loaded from <c>telemetry_portals</c>/<c>telemetry_portal_hosts</c>.</summary>
+public sealed class PortalDirectory(IReadOnlyList<Portal> portals, IReadOnlyDictionary<string, string> portalByHostSuffix)
+{
+    public const string Unknown = "unknown";
+
+    /// <summary>The registered portals in display order.</summary>
+    public IReadOnlyList<Portal> Portals { get; } = portals;
+
+    /// <summary>
+    /// An explicit known portal wins; an unknown explicit one is ignored; else the referrer's host
+    /// (or a parent domain of it) is looked up, the longest registered suffix winning; else <see cref="Unknown"/>.
+    /// </summary>
+    public string Resolve(string? explicitPortal, string? referrerHost)
+    {
+        var requested = explicitPortal?.Trim().ToLowerInvariant();
+        if (requested is not null && Portals.Any(p => p.Id == requested))
+        {
+            return requested;
+        }
+
+        for (var host = referrerHost; !string.IsNullOrEmpty(host); host = ParentDomain(host))
+        {
+            if (portalByHostSuffix.TryGetValue(host, out var portal))
+            {
+                return portal;
+            }
+        }
+
+        return Unknown;
+    }
+
+    /// <summary>The lowercase host of a referrer URL (or of a bare host name), or null.</summary>
+    public static string? HostOf(string? referrer)
+    {
+        if (string.IsNullOrWhiteSpace(referrer))
+        {
+            return null;
+        }
+
+        var text = referrer.Trim();
+        if (!text.Contains("://", StringComparison.Ordinal))
+        {
+            text = "https://" + text;
+        }
+
+        return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IdnHost.Length > 0
+            ? uri.IdnHost.TrimEnd('.').ToLowerInvariant()
+            : null;
+    }
+
+    private static string? ParentDomain(string host)
+    {
+        var dot = host.IndexOf('.');
+        return dot < 0 ? null : host[(dot + 1)..];
+    }
+}
+
+/// <summary>Serves the registry from memory, re-reading the tables at most every <see cref="RefreshInterval"/>.</summary>
+public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
+
+    private volatile Loaded? _loaded;
+
+    public async ValueTask<PortalDirectory> GetAsync()
+    {
+        var loaded = _loaded;
+        if (loaded is not null && time.GetUtcNow() - loaded.At < RefreshInterval)
+        {
+            return loaded.Directory;
+        }
+
+        var directory = await LoadAsync();
+        _loaded = new Loaded(directory, time.GetUtcNow());
+        return directory;
+    }
+
+    private async Task<PortalDirectory> LoadAsync()
+    {
+        var portals = new List<Portal>();
+        var hosts = new Dictionary<string, string>(StringComparer.Ordinal);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT portal, display_name FROM telemetry_portals ORDER BY sort_order, portal"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT lower(host_suffix), portal FROM telemetry_portal_hosts"));
+        await using var reader = await batch.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            portals.Add(new Portal(reader.GetString(0), reader.GetString(1)));
+        }
+
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            hosts[reader.GetString(0)] = reader.GetString(1);
+        }
+
+        return new PortalDirectory(portals, hosts);
+    }
+
+    private sealed record Loaded(PortalDirectory Directory, DateTimeOffset At);
+}

@@ -1,0 +1,301 @@
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+using PlayMusic.Analytics;
+
+namespace PlayMusic.Grains.Analytics;
+
+/// <summary>
+/// Counters of one portal × UTC day. They are derived data and have no stored state: activation
+/// (also after a crash) and a periodic timer recount them from the raw tables inside one
+/// snapshot, and the telemetry stream adds what committed after that snapshot. A stream batch
+/// whose transaction the snapshot already shows is skipped, so nothing is counted twice.
+/// </summary>
+[ImplicitStreamSubscription(TelemetryStreams.Namespace)]
+public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<PortalDayCounterGrain> logger)
+    : Grain, IPortalDayCounterGrain, IStreamSubscriptionObserver, IAsyncObserver<PortalDayEvents>
+{
+    /// <summary>Repairs what a lost stream message (memory streams drop them on a silo crash) left out.</summary>
+    private static readonly TimeSpan ReconcileInterval = TimeSpan.FromMinutes(5);
+
+    private static readonly string[] RecountSql =
+    [
+        "SELECT pg_current_snapshot()::text",
+        // Sessions of this portal × day with their perf report, replay and first-session flags.
+        """
+        SELECT s.load_id, s.player_id, s.country, s.device_tier,
+            EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id AND p.game_id = s.game_id
+                AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
+            NOT EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id
+                AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
+            f.download_ms, f.config_ms, f.assets_ms, f.audio_ms
+        FROM telemetry_sessions s LEFT JOIN telemetry_perf f ON f.session_id = s.session_id
+        WHERE s.portal = $1 AND s.started_at >= $2 AND s.started_at < $3
+        """,
+        // Players first seen here who came back N days later (anywhere).
+        """
+        SELECT s.player_id, s.country, s.device_tier, o.day_offset
+        FROM telemetry_sessions s CROSS JOIN unnest($4::int[]) AS o(day_offset)
+        WHERE s.portal = $1 AND s.started_at >= $2 AND s.started_at < $3
+          AND NOT EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id
+                AND (p.started_at, p.session_id) < (s.started_at, s.session_id))
+          AND EXISTS (SELECT 1 FROM telemetry_sessions r WHERE r.player_id = s.player_id
+                AND r.started_at >= $2 + o.day_offset * interval '1 day' AND r.started_at < $3 + o.day_offset * interval '1 day')
+        """,
+        // A load's first beacon counts here when that load has no session.
+        """
+        SELECT d.load_id, d.country, d.device_tier FROM telemetry_dropouts d
+        WHERE d.portal = $1 AND d.received_at >= $2 AND d.received_at < $3
+          AND NOT EXISTS (SELECT 1 FROM telemetry_dropouts e WHERE e.load_id = d.load_id AND e.id < d.id)
+          AND NOT EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.load_id = d.load_id)
+        """,
+    ];
+
+    private Dictionary<Dimensions, Cell> _cells = [];
+    private DatabaseSnapshot _snapshot = DatabaseSnapshot.Empty;
+    private string _portal = "";
+    private DateTime _dayStart;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var (portal, day) = TelemetryStreams.ParseKey(this.GetPrimaryKeyString());
+        _portal = portal;
+        _dayStart = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
+        await RecountAsync(cancellationToken);
+        this.RegisterGrainTimer(ct => RecountAsync(ct), new GrainTimerCreationOptions(ReconcileInterval, ReconcileInterval));
+    }
+
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        handleFactory.Create<PortalDayEvents>().ResumeAsync(this);
+
+    public Task OnNextAsync(PortalDayEvents item, StreamSequenceToken? token = null)
+    {
+        if (_snapshot.Shows(item.TransactionId))
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (var session in item.Sessions)
+        {
+            AddSession(session.Dimensions, session.LoadId, session.PlayerId, session.IsReplay, session.IsFirstSession);
+        }
+
+        foreach (var perf in item.Perfs)
+        {
+            CellOf(perf.Dimensions).AddLoad(perf.DownloadMs, perf.ConfigMs, perf.AssetsMs, perf.AudioMs);
+        }
+
+        foreach (var dropout in item.Dropouts)
+        {
+            CellOf(dropout.Dimensions).Dropouts.Add(dropout.LoadId);
+        }
+
+        foreach (var returned in item.Returns)
+        {
+            CellOf(returned.CohortDimensions).AddReturn(returned.PlayerId, returned.DayOffset);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task OnCompletedAsync() => Task.CompletedTask;
+
+    public Task OnErrorAsync(Exception ex)
+    {
+        logger.LogWarning(ex, "Telemetry stream error for {Key}", this.GetPrimaryKeyString());
+        return Task.CompletedTask;
+    }
+
+    public async Task<PortalDayCounts> GetAsync(CounterFilter filter)
+    {
+        var cells = _cells.Where(c => c.Key.Matches(filter)).Select(c => c.Value).ToList();
+        await ResolveDropoutsAsync(cells);
+
+        var players = new HashSet<string>();
+        var replayers = new HashSet<string>();
+        var load = LoadHistogram.Metrics.Select(_ => new LoadHistogram()).ToArray();
+        var returned = new int[PortalDayCounts.RetentionDays.Count];
+        long sessions = 0, dropouts = 0;
+        var cohort = 0;
+        foreach (var cell in cells)
+        {
+            sessions += cell.Sessions;
+            dropouts += cell.Dropouts.Count;
+            players.UnionWith(cell.Players);
+            replayers.UnionWith(cell.Replayers);
+            cohort += cell.Cohort.Count;
+            for (var i = 0; i < load.Length; i++)
+            {
+                load[i].Merge(cell.Load[i]);
+            }
+
+            for (var i = 0; i < returned.Length; i++)
+            {
+                returned[i] += cell.Returned[i].Count;
+            }
+        }
+
+        return new PortalDayCounts(sessions, dropouts, [.. players], [.. replayers], load, cohort, returned);
+    }
+
+    /// <summary>
+    /// A beacon's load may get its session later, on another portal or day (another grain): before
+    /// answering, drop the candidates that now have a session. Drop-outs are the minority of loads.
+    /// </summary>
+    private async Task ResolveDropoutsAsync(List<Cell> cells)
+    {
+        var candidates = cells.SelectMany(c => c.Dropouts).ToArray();
+        if (candidates.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand("SELECT load_id FROM telemetry_sessions WHERE load_id = ANY($1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = candidates, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var loadId = reader.GetGuid(0);
+            cells.ForEach(c => c.Dropouts.Remove(loadId));
+        }
+    }
+
+    private async Task RecountAsync(CancellationToken cancellationToken)
+    {
+        var cells = new Dictionary<Dimensions, Cell>();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var sql in RecountSql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            if (sql.Contains("$3", StringComparison.Ordinal))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = _portal });
+                command.Parameters.Add(new NpgsqlParameter { Value = _dayStart, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                command.Parameters.Add(new NpgsqlParameter { Value = _dayStart.AddDays(1), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            }
+
+            if (sql.Contains("$4", StringComparison.Ordinal))
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = PortalDayCounts.RetentionDays.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            var snapshot = DatabaseSnapshot.Parse(reader.GetString(0));
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var dimensions = DimensionsAt(reader, 2);
+                CellIn(cells, dimensions).AddSession(reader.GetGuid(0), reader.GetString(1), reader.GetBoolean(4), reader.GetBoolean(5));
+                if (!reader.IsDBNull(6))
+                {
+                    CellIn(cells, dimensions).AddLoad(reader.GetInt32(6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9));
+                }
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                CellIn(cells, DimensionsAt(reader, 1)).AddReturn(reader.GetString(0), reader.GetInt32(3));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                CellIn(cells, DimensionsAt(reader, 1)).Dropouts.Add(reader.GetGuid(0));
+            }
+
+            _snapshot = snapshot;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        _cells = cells;
+    }
+
+    private void AddSession(Dimensions dimensions, Guid loadId, string playerId, bool isReplay, bool isFirst)
+    {
+        CellOf(dimensions).AddSession(loadId, playerId, isReplay, isFirst);
+        foreach (var cell in _cells.Values)
+        {
+            cell.Dropouts.Remove(loadId);
+        }
+    }
+
+    private Cell CellOf(Dimensions dimensions) => CellIn(_cells, dimensions);
+
+    private static Cell CellIn(Dictionary<Dimensions, Cell> cells, Dimensions dimensions)
+    {
+        if (!cells.TryGetValue(dimensions, out var cell))
+        {
+            cells[dimensions] = cell = new Cell();
+        }
+
+        return cell;
+    }
+
+    private static Dimensions DimensionsAt(NpgsqlDataReader reader, int ordinal) =>
+        Dimensions.Of(reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal), reader.IsDBNull(ordinal + 1) ? null : reader.GetString(ordinal + 1));
+
+    private sealed class Cell
+    {
+        public long Sessions { get; private set; }
+
+        public HashSet<string> Players { get; } = [];
+
+        public HashSet<string> Replayers { get; } = [];
+
+        public LoadHistogram[] Load { get; } = LoadHistogram.Metrics.Select(_ => new LoadHistogram()).ToArray();
+
+        /// <summary>Loads whose first beacon was stored here and that had no session when last checked.</summary>
+        public HashSet<Guid> Dropouts { get; } = [];
+
+        public HashSet<string> Cohort { get; } = [];
+
+        public HashSet<string>[] Returned { get; } = PortalDayCounts.RetentionDays.Select(_ => new HashSet<string>()).ToArray();
+
+        public void AddSession(Guid loadId, string playerId, bool isReplay, bool isFirst)
+        {
+            Sessions++;
+            Players.Add(playerId);
+            Dropouts.Remove(loadId);
+            if (isReplay)
+            {
+                Replayers.Add(playerId);
+            }
+
+            if (isFirst)
+            {
+                Cohort.Add(playerId);
+            }
+        }
+
+        public void AddLoad(int downloadMs, int configMs, int assetsMs, int audioMs)
+        {
+            Load[0].Add(downloadMs);
+            Load[1].Add(configMs);
+            Load[2].Add(assetsMs);
+            Load[3].Add(audioMs);
+            Load[4].Add((long)downloadMs + configMs + assetsMs + audioMs);
+        }
+
+        public void AddReturn(string playerId, int dayOffset)
+        {
+            for (var i = 0; i < Returned.Length; i++)
+            {
+                if (PortalDayCounts.RetentionDays[i] == dayOffset)
+                {
+                    Returned[i].Add(playerId);
+                }
+            }
+        }
+    }
+}

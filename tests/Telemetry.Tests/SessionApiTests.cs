@@ -1,0 +1,281 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using PlayMusic.Api.Telemetry;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Telemetry.Tests;
+
+/// <summary>Every status code of PROTOCOL §3, and portal attribution, against the real app and database.</summary>
+public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixture>, IAsyncLifetime
+{
+    private readonly TestDatabase _database = fixture.Database;
+    private readonly ApiHost _host = fixture.Host;
+    private EngineClient _engine = null!;
+
+    public async Task InitializeAsync() => _engine = new EngineClient(_host.Http, (await _host.GuestAsync("Tester")).Token);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Session_start_is_201_with_a_perf_token_and_is_stored_for_the_token_player()
+    {
+        var guest = await _host.GuestAsync("Nova");
+        var engine = new EngineClient(_host.Http, guest.Token);
+        var loadId = Guid.NewGuid();
+
+        using var response = await engine.StartAsync(new
+        {
+            gameId = "Song_42-x", mode = "runner", loadId, referrer = "https://www.y8.com/games/song", country = "de", deviceTier = "mid", engineVersion = "1.4.2",
+        });
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var sessionId = Guid.Parse(body.GetProperty("sessionId").GetString()!);
+        Assert.Equal("y8", body.GetProperty("portal").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("perfToken").GetString()));
+        Assert.Equal($"/api/sessions/{sessionId}", response.Headers.Location?.ToString());
+        Assert.Equal($"{guest.PlayerId}|Nova|{loadId}|DE|mid|y8|www.y8.com", await _database.ScalarAsync<string>(
+            $"SELECT player_id || '|' || display_name || '|' || load_id || '|' || country || '|' || device_tier || '|' || portal || '|' || referrer_host FROM telemetry_sessions WHERE session_id = '{sessionId}'"));
+    }
+
+    [Fact]
+    public async Task Session_start_without_a_token_is_401()
+    {
+        using var response = await _host.Http.PostAsJsonAsync("/api/sessions", new { gameId = "g", mode = "runner", loadId = Guid.NewGuid() });
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("gameId", "{\"gameId\":\"bad id!\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\"}")]
+    [InlineData("gameId", "{\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\"}")]
+    [InlineData("mode", "{\"gameId\":\"g\",\"mode\":\"golf\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\"}")]
+    [InlineData("loadId", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"not-a-uuid\"}")]
+    [InlineData("loadId", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5bd9cb469fa16570867728950e\"}")]
+    [InlineData("country", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"country\":\"XX\"}")]
+    [InlineData("country", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"country\":\"DEU\"}")]
+    [InlineData("deviceTier", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"deviceTier\":\"ultra\"}")]
+    [InlineData("engineVersion", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"engineVersion\":\"has space\"}")]
+    public async Task Bad_session_start_is_400_naming_the_field(string field, string json)
+    {
+        using var response = await PostJsonAsync("/api/sessions", json, bearer: (await _host.GuestAsync()).Token);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
+    }
+
+    [Fact]
+    public async Task Malformed_json_is_400_not_500()
+    {
+        using var response = await PostJsonAsync("/api/sessions", "{\"gameId\": 12", bearer: (await _host.GuestAsync()).Token);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_JSON");
+    }
+
+    [Fact]
+    public async Task Perf_is_202_once_then_409_and_is_stored()
+    {
+        var session = await _engine.StartSessionAsync();
+
+        using var first = await _engine.PerfAsync(session.SessionId, session.PerfToken, new { steps = EngineClient.Steps(120, 30, 800, 250.6), gatewayMs = 40 });
+        using var second = await _engine.PerfAsync(session.SessionId, session.PerfToken, new { steps = EngineClient.Steps(1, 1, 1, 1) });
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        await ProblemAssert.IsAsync(second, HttpStatusCode.Conflict, "PERF_ALREADY_REPORTED");
+        Assert.Equal("120|30|800|251|40", await _database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', download_ms, config_ms, assets_ms, audio_ms, gateway_ms) FROM telemetry_perf WHERE session_id = '{session.SessionId}'"));
+    }
+
+    [Fact]
+    public async Task Concurrent_perf_reports_for_one_session_store_one_and_conflict_the_rest()
+    {
+        var session = await _engine.StartSessionAsync();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            _engine.PerfAsync(session.SessionId, session.PerfToken, new { steps = EngineClient.Steps(i, i, i, i) })));
+
+        Assert.Equal(1, responses.Count(r => r.StatusCode == HttpStatusCode.Accepted));
+        Assert.Equal(7, responses.Count(r => r.StatusCode == HttpStatusCode.Conflict));
+        Assert.Equal(1L, await _database.ScalarAsync<long>($"SELECT count(*) FROM telemetry_perf WHERE session_id = '{session.SessionId}'"));
+    }
+
+    [Fact]
+    public async Task Perf_and_end_with_a_missing_or_foreign_token_are_403_and_store_nothing()
+    {
+        var mine = await _engine.StartSessionAsync();
+        var other = await new EngineClient(_host.Http, (await _host.GuestAsync()).Token).StartSessionAsync();
+        var steps = new { steps = EngineClient.Steps(1, 2, 3, 4) };
+
+        await ProblemAssert.IsAsync(await _engine.PerfAsync(mine.SessionId, null, steps), HttpStatusCode.Forbidden, "FORBIDDEN");
+        await ProblemAssert.IsAsync(await _engine.PerfAsync(mine.SessionId, other.PerfToken, steps), HttpStatusCode.Forbidden, "FORBIDDEN");
+        await ProblemAssert.IsAsync(await _engine.PerfAsync(mine.SessionId, "garbage%%", steps), HttpStatusCode.Forbidden, "FORBIDDEN");
+        await ProblemAssert.IsAsync(await _engine.EndAsync(mine.SessionId, other.PerfToken, new { score = 1, durationMs = 1, completed = false }),
+            HttpStatusCode.Forbidden, "FORBIDDEN");
+
+        Assert.Equal(0L, await _database.ScalarAsync<long>($"SELECT (SELECT count(*) FROM telemetry_perf WHERE session_id = '{mine.SessionId}')"
+            + $" + (SELECT count(*) FROM telemetry_session_ends WHERE session_id = '{mine.SessionId}')"));
+    }
+
+    [Fact]
+    public async Task Perf_and_end_for_an_unknown_session_are_404()
+    {
+        // Tokens verify without a lookup, so only a correctly signed token for a session that was
+        // never stored reaches the 404; the server's own signer makes one.
+        var unknown = Guid.NewGuid();
+        var token = _host.Services.GetRequiredService<PerfTokens>().For(unknown);
+
+        await ProblemAssert.IsAsync(await _engine.PerfAsync(unknown, token, new { steps = EngineClient.Steps(1, 2, 3, 4) }), HttpStatusCode.NotFound, "NOT_FOUND");
+        await ProblemAssert.IsAsync(await _engine.EndAsync(unknown, token, new { score = 1, durationMs = 1, completed = false }), HttpStatusCode.NotFound, "NOT_FOUND");
+    }
+
+    [Theory]
+    [InlineData("steps.download", "{\"steps\":{\"download\":-1,\"config\":1,\"assets\":1,\"audio\":1}}")]
+    [InlineData("steps.assets", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":600001,\"audio\":1}}")]
+    [InlineData("steps.audio", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1}}")]
+    [InlineData("steps.shaders", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1,\"audio\":1,\"shaders\":5}}")]
+    [InlineData("steps", "{\"gatewayMs\":5}")]
+    [InlineData("gatewayMs", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1,\"audio\":1},\"gatewayMs\":-3}")]
+    [InlineData("steps.config", "{\"steps\":{\"download\":1,\"config\":\"fast\",\"assets\":1,\"audio\":1}}")]
+    public async Task Bad_perf_is_400_naming_the_field(string field, string json)
+    {
+        var session = await _engine.StartSessionAsync();
+        using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/perf", json, perfToken: session.PerfToken);
+
+        var code = field == "steps.config" ? "INVALID_JSON" : "INVALID_ARGUMENT";
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, code, field);
+    }
+
+    [Fact]
+    public async Task Malformed_session_id_is_400()
+    {
+        using var response = await PostJsonAsync("/api/sessions/12345/perf", "{}", perfToken: "x");
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "sessionId");
+    }
+
+    [Fact]
+    public async Task End_is_202_and_idempotent_keeping_the_first_end()
+    {
+        var session = await _engine.StartSessionAsync();
+
+        using var first = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 1200, durationMs = 90500, completed = false });
+        using var again = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 1200, durationMs = 90500, completed = false });
+        using var different = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 99999, durationMs = 1, completed = false });
+
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, again.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, different.StatusCode);
+        Assert.Equal("1200|90500|f", await _database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', score, duration_ms, completed) FROM telemetry_session_ends WHERE session_id = '{session.SessionId}'"));
+    }
+
+    [Fact]
+    public async Task Completed_end_is_durable_even_when_the_score_cannot_be_recorded()
+    {
+        // On this branch IGameScoresGrain has no implementation, so the hand-over always fails:
+        // the end must still be stored, and the client told to retry (a retry re-sends the score).
+        var session = await _engine.StartSessionAsync();
+
+        using var response = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 500, durationMs = 60000, completed = true });
+        using var retry = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 500, durationMs = 60000, completed = true });
+
+        await ProblemAssert.IsAsync(response, HttpStatusCode.ServiceUnavailable, "SCORE_NOT_RECORDED");
+        await ProblemAssert.IsAsync(retry, HttpStatusCode.ServiceUnavailable, "SCORE_NOT_RECORDED");
+        Assert.Equal("500|60000|t", await _database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', score, duration_ms, completed) FROM telemetry_session_ends WHERE session_id = '{session.SessionId}'"));
+    }
+
+    [Theory]
+    [InlineData("score", "{\"durationMs\":1,\"completed\":false}")]
+    [InlineData("score", "{\"score\":-5,\"durationMs\":1,\"completed\":false}")]
+    [InlineData("durationMs", "{\"score\":5,\"durationMs\":-1,\"completed\":false}")]
+    [InlineData("completed", "{\"score\":5,\"durationMs\":1}")]
+    public async Task Bad_end_is_400_naming_the_field(string field, string json)
+    {
+        var session = await _engine.StartSessionAsync();
+        using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/end", json, perfToken: session.PerfToken);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
+    }
+
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/json")]
+    public async Task Dropout_beacon_is_204_without_auth_and_is_stored(string mediaType)
+    {
+        var loadId = Guid.NewGuid();
+
+        using var response = await _engine.BeaconAsync(new { loadId, gameId = "g1", referrer = "https://games.crazygames.com/en/g1", stage = "assets", elapsedMs = 4200.4 }, mediaType);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("g1|crazygames|assets|4200", await _database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', game_id, portal, stage, elapsed_ms) FROM telemetry_dropouts WHERE load_id = '{loadId}'"));
+    }
+
+    [Theory]
+    [InlineData("stage", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g\",\"stage\":\"shaders\",\"elapsedMs\":5}")]
+    [InlineData("elapsedMs", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":-5}")]
+    [InlineData("elapsedMs", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":1e12}")]
+    [InlineData("loadId", "{\"loadId\":\"nope\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":5}")]
+    [InlineData("gameId", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"\",\"stage\":\"audio\",\"elapsedMs\":5}")]
+    [InlineData("body", "not json")]
+    public async Task Bad_beacon_is_400_naming_the_field(string field, string body)
+    {
+        using var response = await _host.Http.PostAsync("/api/beacon/dropout", new StringContent(body, Encoding.UTF8, "text/plain"));
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, field == "body" ? "INVALID_JSON" : "INVALID_ARGUMENT", field);
+    }
+
+    [Fact]
+    public async Task Beacon_of_another_media_type_is_415()
+    {
+        using var response = await _host.Http.PostAsync("/api/beacon/dropout", new StringContent("<x/>", Encoding.UTF8, "application/xml"));
+        await ProblemAssert.IsAsync(response, HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
+    }
+
+    [Theory]
+    [InlineData("y8", null, "y8")]
+    [InlineData("Y8", "https://www.crazygames.com/game/song", "y8")]
+    [InlineData("no-such-portal", "https://www.y8.com/games/song", "y8")]
+    [InlineData(null, "https://html5.gamepix.com/play/song", "gamepix")]
+    [InlineData(null, "https://playgama.com/game/song", "playgama")]
+    [InlineData(null, "https://1234567890123456.discordsays.com/.proxy/index.html", "discord")]
+    [InlineData(null, "https://discord.com/channels/1/2", "discord")]
+    [InlineData(null, "https://www.crazygames.com/game/song", "crazygames")]
+    [InlineData(null, "https://playmusic.gg/play/song", "playmusic")]
+    [InlineData(null, "y8.com", "y8")]
+    [InlineData(null, "https://evil-y8.com/", "unknown")]
+    [InlineData(null, "https://y8.com.evil.example/", "unknown")]
+    [InlineData(null, "javascript:alert(1)", "unknown")]
+    [InlineData(null, "not a url", "unknown")]
+    [InlineData(null, null, "unknown")]
+    public async Task Portal_is_attributed_from_the_registry(string? portal, string? referrer, string expected)
+    {
+        var session = await _engine.StartSessionAsync(portal: portal, referrer: referrer);
+
+        Assert.Equal(expected, session.Portal);
+        Assert.Equal(expected, await _database.ScalarAsync<string>($"SELECT portal FROM telemetry_sessions WHERE session_id = '{session.SessionId}'"));
+    }
+
+    [Fact]
+    public async Task Portal_registry_is_data_a_new_host_needs_no_code()
+    {
+        await _database.ScalarAsync<int>("INSERT INTO telemetry_portal_hosts (host_suffix, portal) VALUES ('y8games.example', 'y8') RETURNING 1");
+        var directory = await new PortalRegistry(_host.Services.GetRequiredService<Npgsql.NpgsqlDataSource>(), TimeProvider.System).GetAsync();
+
+        Assert.Equal("y8", directory.Resolve(null, PortalDirectory.HostOf("https://cdn.y8games.example/x")));
+    }
+
+    /// <summary>Raw JSON text, so tests can send what a typed client never would.</summary>
+    private Task<HttpResponseMessage> PostJsonAsync(string path, string json, string? bearer = null, string? perfToken = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new("Bearer", bearer);
+        }
+
+        if (perfToken is not null)
+        {
+            request.Headers.Add("X-Perf-Token", perfToken);
+        }
+
+        return _host.Http.SendAsync(request);
+    }
+}
