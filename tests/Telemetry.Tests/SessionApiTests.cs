@@ -168,19 +168,46 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     }
 
     [Fact]
-    public async Task Completed_end_is_durable_even_when_the_score_cannot_be_recorded()
+    public async Task Completed_end_puts_the_score_on_the_game_leaderboards_once()
     {
-        // On this branch IGameScoresGrain has no implementation, so the hand-over always fails:
-        // the end must still be stored, and the client told to retry (a retry re-sends the score).
-        var session = await _engine.StartSessionAsync();
+        var guest = await _host.GuestAsync("Scorer");
+        var engine = new EngineClient(_host.Http, guest.Token);
+        var gameId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var session = await engine.StartSessionAsync(gameId, portal: "y8");
 
-        using var response = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 500, durationMs = 60000, completed = true });
-        using var retry = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 500, durationMs = 60000, completed = true });
+        using var response = await engine.EndAsync(session.SessionId, session.PerfToken, new { score = 4200, durationMs = 60000, completed = true });
+        using var retry = await engine.EndAsync(session.SessionId, session.PerfToken, new { score = 4200, durationMs = 60000, completed = true });
 
-        await ProblemAssert.IsAsync(response, HttpStatusCode.ServiceUnavailable, "SCORE_NOT_RECORDED");
-        await ProblemAssert.IsAsync(retry, HttpStatusCode.ServiceUnavailable, "SCORE_NOT_RECORDED");
-        Assert.Equal("500|60000|t", await _database.ScalarAsync<string>(
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        using var player = _host.Client(guest.Token);
+        foreach (var scope in new[] { "global", "portal:y8" })
+        {
+            var board = await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard?scope={scope}");
+            var entry = Assert.Single(board.GetProperty("entries").EnumerateArray());
+            Assert.Equal(guest.PlayerId, entry.GetProperty("playerId").GetString());
+            Assert.Equal(4200, entry.GetProperty("score").GetInt64());
+            Assert.Equal(1, entry.GetProperty("rank").GetInt32());
+        }
+    }
+
+    [Fact]
+    public async Task Completed_end_with_an_implausible_score_is_stored_but_not_ranked()
+    {
+        var guest = await _host.GuestAsync("Cheater");
+        var engine = new EngineClient(_host.Http, guest.Token);
+        var gameId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var session = await engine.StartSessionAsync(gameId);
+
+        // runner caps at 5000 points per second: 10 s allow at most 55,000.
+        using var response = await engine.EndAsync(session.SessionId, session.PerfToken, new { score = 900_000, durationMs = 10_000, completed = true });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("900000|10000|t", await _database.ScalarAsync<string>(
             $"SELECT concat_ws('|', score, duration_ms, completed) FROM telemetry_session_ends WHERE session_id = '{session.SessionId}'"));
+        using var player = _host.Client(guest.Token);
+        var board = await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard?scope=global");
+        Assert.Empty(board.GetProperty("entries").EnumerateArray());
     }
 
     [Theory]
