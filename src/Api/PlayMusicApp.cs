@@ -2,6 +2,7 @@ using PlayMusic.Api.Apis;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
+using PlayMusic.Api.Rooms;
 using PlayMusic.Hosting;
 
 namespace PlayMusic.Api;
@@ -20,6 +21,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
+        builder.AddPlayMusicRooms();
         builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
 
         var app = builder.Build();
@@ -29,6 +31,7 @@ public static class PlayMusicApp
         app.MapOperationsApi();
         app.MapAuthApi();
         app.MapConfigApi();
+        app.MapRoomsHub();
         return app;
     }
 }
