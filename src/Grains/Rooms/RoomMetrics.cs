@@ -6,14 +6,21 @@ namespace PlayMusic.Grains.Rooms;
 public static class RoomMetrics
 {
     private static readonly Meter Meter = new("PlayMusic");
+
+    /// <summary>Fine buckets around one tick period (33 ms), so p99 lag of a few ms is visible.</summary>
+    private static readonly InstrumentAdvice<double> TickBuckets = new()
+    {
+        HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 33, 50, 100, 250, 1000],
+    };
+
     private static int _activeRooms;
 
     /// <summary>How late each tick ran against its ideal time (start + n × 1/30 s).</summary>
     public static readonly Histogram<double> TickLag = Meter.CreateHistogram<double>(
-        "playmusic.room.tick.lag", "ms", "Lateness of a room tick against its ideal time");
+        "playmusic.room.tick.lag", "ms", "Lateness of a room tick against its ideal time", advice: TickBuckets);
 
     public static readonly Histogram<double> TickDuration = Meter.CreateHistogram<double>(
-        "playmusic.room.tick.duration", "ms", "Time a room spends building and sending one tick");
+        "playmusic.room.tick.duration", "ms", "Time a room spends building and sending one tick", advice: TickBuckets);
 
     /// <summary>Room→node messages: one per node holding the room's connections per tick (see docs/fanout.md).</summary>
     public static readonly Counter<long> NodeMessages = Meter.CreateCounter<long>(
