@@ -1,4 +1,10 @@
 using System.Text.Json.Nodes;
+using MessagePack;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Runtime;
 using PlayMusic.Rooms;
 
 namespace PlayMusic.Rooms.Tests;
@@ -74,6 +80,13 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 50));            // score decreasing
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 100, lane: 8));  // lane out of range
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 10_000_000));    // faster than the cap
+        if (protocol == Protocol.MessagePack)
+        {
+            // Only MessagePack can carry a non-finite number.
+            await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
+                new { seq = 2, songTimeMs = 1000, x = double.NaN, y = 0.0, z = 0.0, lane = 1, anim = "run", score = 100, combo = 0 });
+        }
+
         await p1.InvokeAsync("SendInput", Input(2, 200, 1200));
 
         await p1.InvokeAsync("Emote", new { emote = "wave" });
@@ -167,6 +180,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.FailsWithAsync(RoomErrors.NotInRoom, "SetReady", new { ready = true, configLoaded = true });
         await p1.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
         await p1.FailsWithAsync(RoomErrors.NotInRoom, "SendInput", Input(1, 0));
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady", "not an object");
         await p1.FailsWithAsync(RoomErrors.ModeNotMultiplayer, "CreateRoom", new { mode = "flight", songId = "s" });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "bad id!" });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "s", songDurationMs = 5 });
@@ -258,6 +272,58 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await using var late = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
         await late.FailsWithAsync(RoomErrors.ResumeExpired, "Resume", new { roomId, resumeToken = newToken });
         Assert.NotNull(a);
+    }
+
+    [Fact]
+    public async Task An_idle_lobby_that_deactivates_comes_back_with_its_players_connected()
+    {
+        var (_, p1) = await fixture.PlayerAsync(Protocol.MessagePack, "A");
+        var (_, p2) = await fixture.PlayerAsync(Protocol.Json, "B");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { level = 4 } }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+
+        var grains = fixture.Host.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        // The next call reactivates the room from its persisted state; the nodes re-attach their connections.
+        var view = (await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true }))!;
+        Assert.Equal(4, view["config"]!["level"]!.GetValue<int>());
+        Assert.Equal(2, view["players"]!.AsArray().Count);
+        await p1.NextAsync("RoomState", r => r["players"]!.AsArray().All(p => p!["connected"]!.GetValue<bool>())
+            && r["players"]![1]!["ready"]!.GetValue<bool>(), TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void MessagePack_payloads_have_camelCase_keys_on_the_wire()
+    {
+        var options = fixture.Host.Services.GetRequiredService<IOptions<MessagePackHubProtocolOptions>>().Value.SerializerOptions;
+        var view = new RoomView("r", "ACDEFG", "runner", "s", "lobby", 0, 2, RoomSettings.Default, new RawJson("""{"stems":["a"],"n":1.5}"""),
+            [new RoomPlayerView(0, "p", "P", false, false, true, "#FFFFFF", 0.5, null)], 0, null);
+        var bytes = MessagePackSerializer.Serialize(view, options);
+
+        var reader = new MessagePackReader(bytes);
+        var keys = new List<string>();
+        var count = reader.ReadMapHeader();
+        for (var i = 0; i < count; i++)
+        {
+            keys.Add(reader.ReadString()!);
+            if (keys[^1] == "config")
+            {
+                // The opaque config is a real MessagePack map, not a JSON string.
+                Assert.Equal(MessagePackType.Map, reader.NextMessagePackType);
+            }
+
+            reader.Skip();
+        }
+
+        Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators", "startsAt"], keys);
+        var tick = MessagePackSerializer.Serialize(new TickEvent("r", 1, 2, 3, false, [new SeatTick(0, 1, 0, 0, 0, 0, "", 0, 0, true)]), options);
+        var tickReader = new MessagePackReader(tick);
+        tickReader.ReadMapHeader();
+        Assert.Equal("roomId", tickReader.ReadString());
     }
 
     private static Task Poll(Func<Task<bool>> condition) => PlayMusic.TestSupport.Poll.UntilAsync(condition, "the condition holds");

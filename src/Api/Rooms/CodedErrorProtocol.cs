@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -9,9 +10,9 @@ namespace PlayMusic.Api.Rooms;
 /// <summary>
 /// Wraps a hub protocol so that a failed invocation's error is exactly <c>CODE: sentence</c>, as PROTOCOL §2
 /// promises. SignalR itself prefixes a HubException's message with "An unexpected error occurred invoking
-/// 'X' on the server. HubException: ", and reports unbindable arguments as an InvalidDataException.
+/// 'X' on the server. HubException: ", and reports an unbindable argument without any code.
 /// </summary>
-public sealed class CodedErrorProtocol(IHubProtocol inner) : IHubProtocol
+public sealed partial class CodedErrorProtocol(IHubProtocol inner) : IHubProtocol
 {
     private const string HubExceptionMarker = "HubException: ";
 
@@ -51,11 +52,17 @@ public sealed class CodedErrorProtocol(IHubProtocol inner) : IHubProtocol
         var marker = error.IndexOf(HubExceptionMarker, StringComparison.Ordinal);
         if (marker >= 0)
         {
-            return CompletionMessage.WithError(completion.InvocationId!, error[(marker + HubExceptionMarker.Length)..]);
+            var sentence = error[(marker + HubExceptionMarker.Length)..];
+            // Our HubExceptions carry a code already; SignalR's own ones (unknown method, wrong argument count) do not.
+            return CompletionMessage.WithError(completion.InvocationId!, CodePrefix().IsMatch(sentence) ? sentence : $"INVALID_ARGUMENT: {sentence}");
         }
 
-        return error.Contains("InvalidDataException", StringComparison.Ordinal)
+        // SignalR reports an argument it cannot bind to the method's type as "Failed to invoke 'X' due to an error on the server."
+        return error.StartsWith("Failed to invoke '", StringComparison.Ordinal) && error.Contains("due to an error on the server", StringComparison.Ordinal)
             ? CompletionMessage.WithError(completion.InvocationId!, "INVALID_ARGUMENT: argument does not match the method's argument shape")
             : message;
     }
+
+    [GeneratedRegex("^[A-Z][A-Z_]+: ")]
+    private static partial Regex CodePrefix();
 }

@@ -13,7 +13,6 @@ namespace PlayMusic.Api.Rooms;
 public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, ILogger<RoomFanout> logger) : BackgroundService, IRoomNodeObserver
 {
     public const string TickEvent = "Tick";
-    private static readonly TimeSpan ReattachInterval = TimeSpan.FromSeconds(10);
 
     private readonly ConcurrentDictionary<string, LocalRoom> _rooms = new();
     private RoomNode? _node;
@@ -102,7 +101,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, I
     /// <summary>Re-announces local connections, so a room that deactivated while idle knows them again.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(ReattachInterval);
+        using var timer = new PeriodicTimer(RoomNode.ReattachInterval);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
             foreach (var (roomId, room) in _rooms)

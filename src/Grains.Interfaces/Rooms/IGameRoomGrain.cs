@@ -32,7 +32,11 @@ public sealed record RoomMember(string PlayerId, string DisplayName);
 
 /// <summary>The API node that holds a connection: the room sends it each event once (see docs/fanout.md).</summary>
 [GenerateSerializer, Immutable]
-public sealed record RoomNode(string NodeId, IRoomNodeObserver Observer);
+public sealed record RoomNode(string NodeId, IRoomNodeObserver Observer)
+{
+    /// <summary>How often a node re-announces its connections to their rooms (<see cref="IGameRoomGrain.AttachNodeAsync"/>).</summary>
+    public static readonly TimeSpan ReattachInterval = TimeSpan.FromSeconds(10);
+}
 
 /// <summary>One connection a node holds for a room: a seated player's, or a spectator's (no player id).</summary>
 [GenerateSerializer, Immutable]

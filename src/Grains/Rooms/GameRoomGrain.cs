@@ -56,12 +56,13 @@ public sealed class GameRoomGrain(
             return Task.CompletedTask;
         }
 
-        // Connections did not survive the previous activation: every seat waits for a Resume (or for its
-        // node to re-attach) within the grace period, counted from now at the latest.
-        var now = NowMs;
+        // Connections did not survive the previous activation: every seat waits for a Resume or for its node
+        // to re-attach. Nodes re-attach every ReattachInterval, so the grace of a seat that was connected
+        // starts only after they have had the chance (an idle lobby must not lose players that never left).
+        var reattachBy = NowMs + (long)RoomNode.ReattachInterval.TotalMilliseconds * 3 / 2;
         foreach (var seat in Room.Seats)
         {
-            seat.DisconnectedAt ??= now;
+            seat.DisconnectedAt ??= reattachBy;
         }
 
         ArmGraceTimer();
