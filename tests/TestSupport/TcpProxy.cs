@@ -93,6 +93,13 @@ public sealed class TcpProxy : IAsyncDisposable
         }
         finally
         {
+            // Forget them too: Cut() must not touch a disposed client (its Client is null).
+            lock (_open)
+            {
+                _open.Remove(inbound);
+                _open.Remove(outbound);
+            }
+
             inbound.Dispose();
             outbound.Dispose();
         }

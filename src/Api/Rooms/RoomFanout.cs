@@ -15,12 +15,11 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, I
     public const string TickEvent = "Tick";
 
     private readonly ConcurrentDictionary<string, LocalRoom> _rooms = new();
+    private readonly string _nodeId = Guid.NewGuid().ToString("N");
     private RoomNode? _node;
 
-    public string NodeId { get; } = Guid.NewGuid().ToString("N");
-
-    /// <summary>This node as rooms address it (the observer reference is created once).</summary>
-    public RoomNode Node => _node ??= new RoomNode(NodeId, grains.CreateObjectReference<IRoomNodeObserver>(this));
+    /// <summary>This node as rooms address it (one observer reference for the node's lifetime).</summary>
+    public RoomNode Node => LazyInitializer.EnsureInitialized(ref _node, () => new RoomNode(_nodeId, grains.CreateObjectReference<IRoomNodeObserver>(this)));
 
     public static string GroupOf(string roomId) => "room:" + roomId;
 
