@@ -127,6 +127,10 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Null(results["coopScore"]);
         Assert.True(results["durationMs"]!.GetValue<long>() > 0);
         await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "finished");
+
+        var metrics = await fixture.Host.Http.GetStringAsync("/metrics");
+        Assert.Contains("playmusic_room_tick_lag", metrics);
+        Assert.Contains("playmusic_room_node_messages", metrics);
     }
 
     [Theory]

@@ -342,8 +342,12 @@ public sealed partial class GameHub(IGrainFactory grains, RoomFanout fanout, Roo
     }
 }
 
-/// <summary>Turns a room's refusal into the protocol's <c>HubException("CODE: sentence")</c>; the connection stays open.</summary>
-public sealed class RoomErrorFilter : IHubFilter
+/// <summary>
+/// Turns a room's refusal into the protocol's <c>HubException("CODE: sentence")</c> (the connection stays open)
+/// and logs only unexpected failures: SignalR's dispatcher would log every refusal as an error, so
+/// <see cref="RoomsExtensions"/> silences it and this filter logs in its place.
+/// </summary>
+public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilter
 {
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
@@ -354,6 +358,11 @@ public sealed class RoomErrorFilter : IHubFilter
         catch (RoomException e)
         {
             throw new HubException($"{e.Code}: {e.Message}");
+        }
+        catch (Exception e) when (e is not HubException)
+        {
+            logger.LogError(e, "Hub method {Method} failed", invocationContext.HubMethodName);
+            throw;
         }
     }
 }

@@ -15,6 +15,8 @@ public static class RoomsExtensions
                 .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))
                 .WithSecurity(MessagePackSecurity.UntrustedData));
         CodedErrorProtocol.Decorate(builder.Services);
+        // Refusals are normal traffic; RoomErrorFilter logs the unexpected failures instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
         builder.Services.AddSingleton<ResumeTokens>();
         builder.Services.AddSingleton<RoomFanout>().AddHostedService(sp => sp.GetRequiredService<RoomFanout>());
         builder.Services.AddSingleton<RoomInputBatcher>().AddHostedService(sp => sp.GetRequiredService<RoomInputBatcher>());
