@@ -2,6 +2,7 @@ using PlayMusic.Api.Apis;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
+using PlayMusic.Api.Rooms;
 using PlayMusic.Api.Telemetry;
 using PlayMusic.Hosting;
 
@@ -23,6 +24,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
+        builder.AddPlayMusicRooms();
         builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
         builder.AddPlayMusicAnalytics();
 
@@ -37,6 +39,7 @@ public static class PlayMusicApp
         app.MapTournamentsApi();
         app.MapTelemetryApi();
         app.MapPortalsApi();
+        app.MapRoomsHub();
         return app;
     }
 }

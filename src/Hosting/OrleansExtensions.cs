@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using PlayMusic.Analytics;
 using PlayMusic.Grains.Modes;
+using PlayMusic.Grains.Rooms;
 
 namespace PlayMusic.Hosting;
 
@@ -23,6 +25,8 @@ public static class OrleansExtensions
     {
         var settings = PlayMusicSettings.From(builder.Configuration);
         builder.Services.Configure<ModeCatalogOptions>(builder.Configuration.GetSection("PlayMusic:Modes"));
+        builder.Services.Configure<RoomOptions>(o => o.SeatGrace = TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_SEAT_GRACE_SECONDS", 30.0)));
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o =>

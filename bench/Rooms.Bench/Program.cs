@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using PlayMusic.Rooms;
+
+// Load generator for /hubs/game (see docs/benchmarks.md): R rooms × (2 players sending inputs at 30 Hz +
+// 1 spectator), all over MessagePack. Prints input→observed latency, delivery ratio, the server's tick lag
+// p99 (from /metrics), server CPU s/s and RSS (from /proc/<pid>), and this driver's CPU.
+//   dotnet PlayMusic.Rooms.Bench.dll --url http://127.0.0.1:5180 --server-pid 1234 --rooms 50,100 --seconds 15
+var options = Args.Parse(args);
+foreach (var rooms in options.Rooms)
+{
+    await RunAsync(options, rooms);
+}
+
+static async Task RunAsync(Args options, int roomCount)
+{
+    using var http = new HttpClient { BaseAddress = options.Url };
+    var rooms = new List<BenchRoom>();
+    for (var i = 0; i < roomCount; i++)
+    {
+        rooms.Add(await BenchRoom.StartAsync(http, options.Url, i));
+    }
+
+    await Task.WhenAll(rooms.Select(r => r.WaitRunningAsync()));
+    await Task.Delay(1000);
+    foreach (var room in rooms)
+    {
+        room.ResetCounters();
+    }
+
+    var lagBefore = await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag");
+    var serverBefore = ProcessStats.Read(options.ServerPid);
+    var driverBefore = Process.GetCurrentProcess().TotalProcessorTime;
+    var clock = Stopwatch.StartNew();
+    using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(options.Seconds));
+    await Task.WhenAll(rooms.Select(r => r.SendInputsAsync(stop.Token)));
+    var elapsed = clock.Elapsed.TotalSeconds;
+    var driverCpu = (Process.GetCurrentProcess().TotalProcessorTime - driverBefore).TotalSeconds / elapsed;
+    var serverAfter = ProcessStats.Read(options.ServerPid);
+    var lag = (await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag")).Minus(lagBefore);
+
+    var latencies = rooms.SelectMany(r => r.Latencies()).Order().ToArray();
+    var receivers = roomCount * 3;
+    var delivery = rooms.Sum(r => r.TicksReceived) / (receivers * elapsed * 30);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"rooms={roomCount} connections={receivers} seconds={elapsed:F1} samples={latencies.Length} " +
+        $"latency_ms p50={Pct(latencies, 0.50):F1} p95={Pct(latencies, 0.95):F1} p99={Pct(latencies, 0.99):F1} max={latencies.LastOrDefault():F1} " +
+        $"delivery={delivery:F3} tick_lag_p99_ms<={lag.Quantile(0.99)} " +
+        $"server_cpu_s_per_s={(serverBefore is null ? double.NaN : (serverAfter!.CpuSeconds - serverBefore.CpuSeconds) / elapsed):F2} " +
+        $"server_rss_mib={(serverAfter?.RssKiB ?? 0) / 1024.0:F0} driver_cpu_s_per_s={driverCpu:F2}"));
+
+    await Task.WhenAll(rooms.Select(r => r.DisposeAsync().AsTask()));
+}
+
+static double Pct(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
+
+sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds)
+{
+    public static Args Parse(string[] args)
+    {
+        string Get(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
+        var pid = Get("--server-pid", "");
+        return new Args(
+            new Uri(Get("--url", "http://127.0.0.1:5180")),
+            pid.Length > 0 ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
+            [.. Get("--rooms", "10").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))],
+            int.Parse(Get("--seconds", "15"), CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>One room: two input-sending players and a spectator, each recording when it first saw the other's seq.</summary>
+sealed class BenchRoom : IAsyncDisposable
+{
+    private const int Window = 4096;
+    private readonly HubConnection[] _connections;
+    private readonly long[][] _sentAt = [new long[Window], new long[Window]];
+    private readonly List<double> _latencies = [];
+    private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _ticks;
+
+    private BenchRoom(HubConnection[] connections) => _connections = connections;
+
+    public long TicksReceived => Interlocked.Read(ref _ticks);
+
+    public static async Task<BenchRoom> StartAsync(HttpClient http, Uri url, int index)
+    {
+        var connections = new HubConnection[3];
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = $"bench{index}-{i}" });
+            var token = (await response.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
+            connections[i] = new HubConnectionBuilder()
+                .WithUrl(new Uri(url, "/hubs/game"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+                .AddMessagePackProtocol()
+                .Build();
+        }
+
+        var room = new BenchRoom(connections);
+        for (var i = 0; i < 3; i++)
+        {
+            var receiver = i;
+            connections[i].On<TickEvent>("Tick", tick => room.OnTick(receiver, tick));
+            connections[i].On<RoomView>("RoomState", view =>
+            {
+                if (view.State == RoomPhase.Running)
+                {
+                    room._running.TrySetResult();
+                }
+            });
+            await connections[i].StartAsync();
+        }
+
+        var joined = await connections[0].InvokeAsync<RoomJoined>("CreateRoom",
+            new Dictionary<string, object> { ["mode"] = "runner", ["songId"] = "bench", ["songDurationMs"] = 1_200_000, ["maxPlayers"] = 2, ["isPrivate"] = true });
+        var roomId = joined.Room.RoomId;
+        await connections[1].InvokeAsync<RoomJoined>("JoinRoom", new Dictionary<string, object> { ["roomId"] = roomId });
+        await connections[2].InvokeAsync<SpectatorJoined>("Spectate", new Dictionary<string, object> { ["roomId"] = roomId });
+        foreach (var player in connections[..2])
+        {
+            await player.InvokeAsync<RoomView>("SetReady", new Dictionary<string, object> { ["ready"] = true, ["configLoaded"] = true });
+        }
+
+        return room;
+    }
+
+    public Task WaitRunningAsync() => _running.Task;
+
+    public void ResetCounters()
+    {
+        lock (_latencies)
+        {
+            _latencies.Clear();
+            Interlocked.Exchange(ref _ticks, 0);
+        }
+    }
+
+    public IEnumerable<double> Latencies()
+    {
+        lock (_latencies)
+        {
+            return [.. _latencies];
+        }
+    }
+
+    public async Task SendInputsAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(TimeSpan.TicksPerSecond / 30));
+        var seq = 0L;
+        var started = Stopwatch.GetTimestamp();
+        while (await timer.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+        {
+            seq++;
+            var songTimeMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            for (var seat = 0; seat < 2; seat++)
+            {
+                Volatile.Write(ref _sentAt[seat][seq % Window], Stopwatch.GetTimestamp());
+                var input = new Dictionary<string, object>
+                {
+                    ["seq"] = seq, ["songTimeMs"] = songTimeMs, ["x"] = 1.0, ["y"] = 0.0, ["z"] = seq * 0.1,
+                    ["lane"] = (int)(seq % 8), ["anim"] = "run", ["score"] = seq, ["combo"] = 1,
+                };
+                _ = _connections[seat].SendAsync("SendInput", input);
+            }
+        }
+    }
+
+    private void OnTick(int receiver, TickEvent tick)
+    {
+        var now = Stopwatch.GetTimestamp();
+        Interlocked.Increment(ref _ticks);
+        foreach (var seat in tick.Players)
+        {
+            // Players observe the other seat; the spectator observes both.
+            if (seat.Seat == receiver || seat.Seq == 0)
+            {
+                continue;
+            }
+
+            var sent = Volatile.Read(ref _sentAt[seat.Seat][seat.Seq % Window]);
+            if (sent != 0 && !tick.Full)
+            {
+                lock (_latencies)
+                {
+                    _latencies.Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+                }
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var connection in _connections)
+        {
+            await connection.DisposeAsync();
+        }
+    }
+}
+
+sealed record ProcessStats(double CpuSeconds, long RssKiB)
+{
+    public static ProcessStats? Read(int? pid)
+    {
+        if (pid is null)
+        {
+            return null;
+        }
+
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        var rss = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return new ProcessStats(ticks / 100.0, long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>A Prometheus histogram's cumulative buckets (le → count), summed over all series.</summary>
+sealed record Histogram(SortedDictionary<double, double> Buckets)
+{
+    public static async Task<Histogram> ScrapeAsync(HttpClient http, string name)
+    {
+        var buckets = new SortedDictionary<double, double>();
+        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || !line.Contains("_bucket{", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var le = line[(line.IndexOf("le=\"", StringComparison.Ordinal) + 4)..];
+            le = le[..le.IndexOf('"')];
+            var bound = le == "+Inf" ? double.PositiveInfinity : double.Parse(le, CultureInfo.InvariantCulture);
+            var count = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            buckets[bound] = buckets.GetValueOrDefault(bound) + count;
+        }
+
+        return new Histogram(buckets);
+    }
+
+    public Histogram Minus(Histogram earlier) =>
+        new(new SortedDictionary<double, double>(Buckets.ToDictionary(b => b.Key, b => b.Value - earlier.Buckets.GetValueOrDefault(b.Key))));
+
+    /// <summary>The smallest bucket bound that holds the quantile (an upper bound of it).</summary>
+    public double Quantile(double q)
+    {
+        var total = Buckets.Count == 0 ? 0 : Buckets.Values.Max();
+        return Buckets.FirstOrDefault(b => b.Value >= q * total, new(double.NaN, 0)).Key;
+    }
+}

@@ -1,0 +1,368 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using PlayMusic.Api.Identity;
+using PlayMusic.Rooms;
+
+namespace PlayMusic.Api.Rooms;
+
+/// <summary>
+/// The real-time rooms hub of PROTOCOL §2 at <c>/hubs/game</c>. Thin by design: each method validates its
+/// argument and hands off to one grain (or, for SendInput, to the node's input batcher). Refusals are
+/// <see cref="RoomException"/>s, turned into <c>HubException("CODE: sentence")</c> by <see cref="RoomErrorFilter"/>.
+/// </summary>
+[Authorize]
+public sealed partial class GameHub(IGrainFactory grains, RoomFanout fanout, RoomInputBatcher batcher, ResumeTokens resumeTokens) : Hub
+{
+    public const string Path = "/hubs/game";
+    public const long DefaultSongDurationMs = 180_000;
+    public static readonly IReadOnlySet<string> Emotes = new HashSet<string> { "wave", "gg", "fire", "laugh", "heart", "wow" };
+
+    private const string SessionKey = "room";
+
+    private RoomSession? Session => Context.Items.TryGetValue(SessionKey, out var value) ? (RoomSession?)value : null;
+
+    private string PlayerId => Context.User!.PlayerId();
+
+    private RoomMember Member => new(PlayerId, Context.User!.DisplayName());
+
+    public async Task<RoomJoined> CreateRoom(CreateRoomArgs? args)
+    {
+        args ??= new CreateRoomArgs();
+        var (mode, songId, songDurationMs, maxPlayers) = CheckRoomShape(args.Mode, args.SongId, args.SongDurationMs, args.MaxPlayers);
+        var config = args.Config ?? RawJson.EmptyObject;
+        if (RoomConfig.Check(config) is { } problem)
+        {
+            throw Invalid("config", problem);
+        }
+
+        var roomId = Guid.NewGuid().ToString();
+        var command = new CreateRoomCommand(mode, songId, songDurationMs, maxPlayers, args.IsPrivate ?? false, config);
+        return await EnterAsync(roomId, () => grains.GetGrain<IGameRoomGrain>(roomId).CreateAsync(command, Member, Context.ConnectionId, fanout.Node));
+    }
+
+    public async Task<RoomJoined> QuickMatch(QuickMatchArgs? args)
+    {
+        args ??= new QuickMatchArgs();
+        var (mode, songId, songDurationMs, maxPlayers) = CheckRoomShape(args.Mode, args.SongId, args.SongDurationMs, args.MaxPlayers);
+        await LeaveCurrentAsync();
+        var grant = await grains.GetGrain<IMatchmakerGrain>(IMatchmakerGrain.KeyFor(mode, songId))
+            .QuickMatchAsync(Member, Context.ConnectionId, fanout.Node, songDurationMs, maxPlayers);
+        // The room was unknown until now: track the connection and join the group after the fact.
+        var roomId = grant.Joined.Room.RoomId;
+        fanout.Track(roomId, Context.ConnectionId, PlayerId);
+        await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+        return Seated(grant);
+    }
+
+    public async Task<RoomJoined> JoinRoom(JoinRoomArgs? args)
+    {
+        if (args is null || (args.RoomId is null) == (args.JoinCode is null))
+        {
+            throw Invalid("roomId", "give exactly one of roomId and joinCode");
+        }
+
+        var roomId = args.RoomId is not null ? CheckRoomId(args.RoomId) : await ResolveJoinCodeAsync(args.JoinCode!);
+        return await EnterAsync(roomId, () => grains.GetGrain<IGameRoomGrain>(roomId).JoinAsync(Member, Context.ConnectionId, fanout.Node, publicLobbyOnly: false));
+    }
+
+    public async Task<SpectatorJoined> Spectate(SpectateArgs? args)
+    {
+        var roomId = CheckRoomId(args?.RoomId);
+        await LeaveCurrentAsync();
+        fanout.Track(roomId, Context.ConnectionId, playerId: null);
+        await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+        try
+        {
+            var joined = await grains.GetGrain<IGameRoomGrain>(roomId).SpectateAsync(Context.ConnectionId, fanout.Node);
+            Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
+            return joined;
+        }
+        catch
+        {
+            await ForgetAsync(roomId);
+            throw;
+        }
+    }
+
+    public Task<IReadOnlyList<LiveRoom>> ListLiveRooms(ListLiveRoomsArgs? args)
+    {
+        var limit = args?.Limit ?? 20;
+        if (limit is < 1 or > 100)
+        {
+            throw Invalid("limit", "must be 1..100");
+        }
+
+        return grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key).ListAsync(args?.Mode, limit);
+    }
+
+    public Task<RoomView> SetReady(SetReadyArgs? args)
+    {
+        if (args?.Ready is not { } ready)
+        {
+            throw Invalid("ready", "is required (true or false)");
+        }
+
+        return SeatedRoom().SetReadyAsync(PlayerId, ready, args.ConfigLoaded ?? false);
+    }
+
+    public Task<RoomView> UpdateSettings(UpdateSettingsArgs? args)
+    {
+        args ??= new UpdateSettingsArgs();
+        if (args.Config is not null && RoomConfig.Check(args.Config) is { } problem)
+        {
+            throw Invalid("config", problem);
+        }
+
+        return SeatedRoom().UpdateSettingsAsync(PlayerId, new SettingsUpdate(args.ShowGhosts, args.ShowScores, args.AllowSpectators, args.Config));
+    }
+
+    public Task<RoomView> Customize(CustomizeArgs? args)
+    {
+        args ??= new CustomizeArgs();
+        if (args.GhostColor is not null && !GhostColorPattern().IsMatch(args.GhostColor))
+        {
+            throw Invalid("ghostColor", "must look like #RRGGBB");
+        }
+
+        if (args.GhostOpacity is { } opacity && !(opacity is >= 0.1 and <= 1.0))
+        {
+            throw Invalid("ghostOpacity", "must be 0.1..1.0");
+        }
+
+        if (args.AvatarId is { Length: > 64 })
+        {
+            throw Invalid("avatarId", "must be at most 64 characters");
+        }
+
+        return SeatedRoom().CustomizeAsync(PlayerId, new Customization(args.GhostColor, args.GhostOpacity, args.AvatarId));
+    }
+
+    public Task Emote(EmoteArgs? args)
+    {
+        if (args?.Emote is not { } emote || !Emotes.Contains(emote))
+        {
+            throw Invalid("emote", $"must be one of {string.Join(", ", Emotes)}");
+        }
+
+        return SeatedRoom().EmoteAsync(PlayerId, emote);
+    }
+
+    /// <summary>Validated here against the connection's last accepted input; never awaits the room.</summary>
+    public void SendInput(PlayerInputArgs? input)
+    {
+        var session = Session;
+        if (session?.Seat is null)
+        {
+            throw new HubException($"{RoomErrors.NotInRoom}: join a room before sending input");
+        }
+
+        if (input is not { Seq: { } seq, SongTimeMs: { } songTimeMs, X: { } x, Y: { } y, Z: { } z, Lane: { } lane, Score: { } score, Combo: { } combo })
+        {
+            throw Invalid("input", "needs seq, songTimeMs, x, y, z, lane, score and combo");
+        }
+
+        if (!IsFiniteFloat(x) || !IsFiniteFloat(y) || !IsFiniteFloat(z) || lane is < 0 or > InputRules.MaxLane)
+        {
+            throw Invalid("input", "x, y, z must be finite numbers and lane 0..7");
+        }
+
+        var next = new PlayerInputState(seq, songTimeMs, (float)x, (float)y, (float)z, (int)lane, input.Anim ?? "", score, combo);
+        var gate = session.Gate!;
+        if (InputRules.Check(gate.Last, next, gate.MaxScorePerSecond) is { } problem)
+        {
+            throw Invalid("input", problem);
+        }
+
+        gate.Last = next;
+        batcher.Offer(session.RoomId, PlayerId, next);
+    }
+
+    public Task TriggerStem(TriggerStemArgs? args)
+    {
+        if (args is not { StemId: { } stemId, Active: { } active })
+        {
+            throw Invalid("stemId", "stemId and active are required");
+        }
+
+        return SeatedRoom().TriggerStemAsync(PlayerId, stemId, active);
+    }
+
+    public Task Finish(FinishArgs? args)
+    {
+        if (args?.Score is not ({ } score and >= 0))
+        {
+            throw Invalid("score", "must be an integer ≥ 0");
+        }
+
+        return SeatedRoom().FinishAsync(PlayerId, score);
+    }
+
+    public async Task LeaveRoom()
+    {
+        if (Session?.Seat is null)
+        {
+            throw new HubException($"{RoomErrors.NotInRoom}: you are not seated in a room");
+        }
+
+        await LeaveCurrentAsync();
+    }
+
+    public async Task<RoomJoined> Resume(ResumeArgs? args)
+    {
+        var roomId = CheckRoomId(args?.RoomId);
+        if (args!.ResumeToken is not { } token || resumeTokens.Read(token) is not { } claim
+            || claim.RoomId != roomId || claim.PlayerId != PlayerId)
+        {
+            throw new HubException($"{RoomErrors.Unauthorized}: the resume token is not valid for you and room {roomId}");
+        }
+
+        return await EnterAsync(roomId, () => grains.GetGrain<IGameRoomGrain>(roomId).ResumeAsync(PlayerId, claim.Seat, Context.ConnectionId, fanout.Node));
+    }
+
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        if (Session is { } session)
+        {
+            fanout.Untrack(session.RoomId, Context.ConnectionId);
+            var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
+            await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.DisconnectAsync(PlayerId, Context.ConnectionId));
+        }
+
+        await base.OnDisconnectedAsync(exception);
+    }
+
+    /// <summary>
+    /// Seats this connection: tracked and grouped before the room is asked, so the first tick it can see is
+    /// its keyframe; undone if the room refuses.
+    /// </summary>
+    private async Task<RoomJoined> EnterAsync(string roomId, Func<Task<SeatGrant>> enter)
+    {
+        await LeaveCurrentAsync();
+        fanout.Track(roomId, Context.ConnectionId, PlayerId);
+        await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+        try
+        {
+            return Seated(await enter());
+        }
+        catch
+        {
+            await ForgetAsync(roomId);
+            throw;
+        }
+    }
+
+    private RoomJoined Seated(SeatGrant grant)
+    {
+        var joined = grant.Joined;
+        var roomId = joined.Room.RoomId;
+        Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, joined.Seat, new InputGate(grant.LastInput, grant.MaxScorePerSecond));
+        return joined with { ResumeToken = resumeTokens.Issue(new ResumeClaim(roomId, joined.Seat, PlayerId)) };
+    }
+
+    /// <summary>A connection is in at most one room: entering another leaves the previous one.</summary>
+    private async Task LeaveCurrentAsync()
+    {
+        if (Session is not { } session)
+        {
+            return;
+        }
+
+        await ForgetAsync(session.RoomId);
+        var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
+        await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+    }
+
+    private async Task ForgetAsync(string roomId)
+    {
+        Context.Items.Remove(SessionKey);
+        fanout.Untrack(roomId, Context.ConnectionId);
+        await Groups.RemoveFromGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+    }
+
+    private IGameRoomGrain SeatedRoom() =>
+        Session is { Seat: not null } session
+            ? grains.GetGrain<IGameRoomGrain>(session.RoomId)
+            : throw new HubException($"{RoomErrors.NotInRoom}: you are not seated in a room");
+
+    private async Task<string> ResolveJoinCodeAsync(string joinCode)
+    {
+        var code = JoinCodes.Normalize(joinCode) ?? throw Invalid("joinCode", $"must be {JoinCodes.Length} characters of {JoinCodes.Alphabet}");
+        return await grains.GetGrain<IJoinCodeGrain>(code).ResolveAsync()
+            ?? throw new HubException($"{RoomErrors.RoomNotFound}: no room has join code {code}");
+    }
+
+    private static (string Mode, string SongId, long SongDurationMs, int? MaxPlayers) CheckRoomShape(string? mode, string? songId, long? songDurationMs, int? maxPlayers)
+    {
+        if (string.IsNullOrEmpty(mode) || mode.Length > 64)
+        {
+            throw Invalid("mode", "is required");
+        }
+
+        if (songId is null || !IdPattern().IsMatch(songId))
+        {
+            throw Invalid("songId", "must be 1-64 characters of A-Z a-z 0-9 _ -");
+        }
+
+        if (songDurationMs is < 10_000 or > 1_200_000)
+        {
+            throw Invalid("songDurationMs", "must be 10000..1200000");
+        }
+
+        if (maxPlayers is < 2 or > 4)
+        {
+            throw Invalid("maxPlayers", "must be 2..4");
+        }
+
+        return (mode, songId, songDurationMs ?? DefaultSongDurationMs, maxPlayers);
+    }
+
+    private static string CheckRoomId(string? roomId) =>
+        Guid.TryParse(roomId, out var id) ? id.ToString() : throw Invalid("roomId", "must be a room's uuid");
+
+    private static bool IsFiniteFloat(double value) => double.IsFinite(value) && float.IsFinite((float)value);
+
+    private static HubException Invalid(string field, string sentence) => new($"{RoomErrors.InvalidArgument}: {field} {sentence}");
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex IdPattern();
+
+    [GeneratedRegex("^#[0-9A-Fa-f]{6}$")]
+    private static partial Regex GhostColorPattern();
+
+    /// <summary>What a connection is in; Seat is null for a spectator.</summary>
+    private sealed record RoomSession(string RoomId, string PlayerId, int? Seat, InputGate? Gate);
+
+    /// <summary>The connection's last accepted input: the hub checks the next one against it without asking the room.</summary>
+    private sealed class InputGate(PlayerInputState last, int maxScorePerSecond)
+    {
+        public PlayerInputState Last { get; set; } = last;
+
+        public int MaxScorePerSecond { get; } = maxScorePerSecond;
+    }
+}
+
+/// <summary>
+/// Turns a room's refusal into the protocol's <c>HubException("CODE: sentence")</c> (the connection stays open)
+/// and logs only unexpected failures: SignalR's dispatcher would log every refusal as an error, so
+/// <see cref="RoomsExtensions"/> silences it and this filter logs in its place.
+/// </summary>
+public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        try
+        {
+            return await next(invocationContext);
+        }
+        catch (RoomException e)
+        {
+            throw new HubException($"{e.Code}: {e.Message}");
+        }
+        catch (Exception e) when (e is not HubException)
+        {
+            logger.LogError(e, "Hub method {Method} failed", invocationContext.HubMethodName);
+            throw;
+        }
+    }
+}

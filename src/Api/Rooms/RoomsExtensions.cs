@@ -1,0 +1,31 @@
+using MessagePack;
+using MessagePack.Formatters;
+using MessagePack.Resolvers;
+using Microsoft.AspNetCore.SignalR;
+
+namespace PlayMusic.Api.Rooms;
+
+public static class RoomsExtensions
+{
+    /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer and input batcher.</summary>
+    public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSignalR(o => o.AddFilter<RoomErrorFilter>())
+            .AddMessagePackProtocol(o => o.SerializerOptions = MessagePackSerializerOptions.Standard
+                .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))
+                .WithSecurity(MessagePackSecurity.UntrustedData));
+        CodedErrorProtocol.Decorate(builder.Services);
+        // Refusals are normal traffic; RoomErrorFilter logs the unexpected failures instead.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
+        builder.Services.AddSingleton<ResumeTokens>();
+        builder.Services.AddSingleton<RoomFanout>().AddHostedService(sp => sp.GetRequiredService<RoomFanout>());
+        builder.Services.AddSingleton<RoomInputBatcher>().AddHostedService(sp => sp.GetRequiredService<RoomInputBatcher>());
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapRoomsHub(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapHub<GameHub>(GameHub.Path);
+        return endpoints;
+    }
+}

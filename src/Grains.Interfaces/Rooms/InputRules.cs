@@ -1,0 +1,56 @@
+namespace PlayMusic.Rooms;
+
+/// <summary>
+/// The PlayerInput rules of PROTOCOL §2, shared by the hub (which rejects bad input at once) and the room
+/// (which re-checks what the batcher forwards, in case a node's view of the seat was stale).
+/// </summary>
+public static class InputRules
+{
+    public const int MaxLane = 7;
+    public const int MaxAnimLength = 16;
+
+    /// <summary>Null when <paramref name="next"/> may follow <paramref name="previous"/>, else the reason.</summary>
+    public static string? Check(in PlayerInputState previous, in PlayerInputState next, int maxScorePerSecond)
+    {
+        if (!float.IsFinite(next.X) || !float.IsFinite(next.Y) || !float.IsFinite(next.Z))
+        {
+            return "x, y and z must be finite numbers";
+        }
+
+        if (next.Lane is < 0 or > MaxLane)
+        {
+            return $"lane must be 0..{MaxLane}";
+        }
+
+        if (next.Anim.Length > MaxAnimLength)
+        {
+            return $"anim must be at most {MaxAnimLength} characters";
+        }
+
+        if (next.Seq is < 0 or > uint.MaxValue || next.Seq <= previous.Seq)
+        {
+            return $"seq must be a uint32 greater than the last one ({previous.Seq})";
+        }
+
+        if (next.Score < 0 || next.Combo < 0 || next.SongTimeMs is < 0 or > int.MaxValue)
+        {
+            return "score, combo and songTimeMs must not be negative";
+        }
+
+        if (next.Score < previous.Score)
+        {
+            return $"score must not decrease (last {previous.Score})";
+        }
+
+        if (next.Score - previous.Score > MaxGain(previous, next, maxScorePerSecond))
+        {
+            return $"score rises faster than the mode's cap of {maxScorePerSecond}/s";
+        }
+
+        return null;
+    }
+
+    /// <summary>The cap times the song time since the previous accepted input, plus one second's worth.</summary>
+    public static long MaxGain(in PlayerInputState previous, in PlayerInputState next, int maxScorePerSecond) =>
+        maxScorePerSecond * Math.Max(0, next.SongTimeMs - previous.SongTimeMs) / 1000 + maxScorePerSecond;
+}

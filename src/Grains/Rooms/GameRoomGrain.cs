@@ -1,0 +1,876 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using PlayMusic.Modes;
+using PlayMusic.Rooms;
+
+namespace PlayMusic.Grains.Rooms;
+
+/// <summary>
+/// One multiplayer room. Membership and settings live in persisted state (written on every change);
+/// connections and node links live in memory and come back through Resume or node re-attachment.
+/// See docs/rooms.md (state machine) and docs/fanout.md (how events reach connections).
+/// </summary>
+public sealed class GameRoomGrain(
+    [PersistentState("room", StorageNames.Rooms)] IPersistentState<GameRoomState> state,
+    TimeProvider time,
+    IOptions<RoomOptions> options,
+    ILogger<GameRoomGrain> logger) : Grain, IGameRoomGrain, IRemindable
+{
+    public const int TicksPerSecond = 30;
+    public const int KeyframeEvery = 30;
+    public const int CountdownSeconds = 3;
+    public const long ResultsAfterSongMs = 10_000;
+    public const int EmoteBurst = 3;
+    public static readonly IReadOnlyList<string> DefaultStems = ["drums", "bass", "vocals", "melody", "synth"];
+    private const string AliveReminder = "room-alive";
+    private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Dictionary<int, SeatConnection> _seatConnections = [];
+    private readonly Dictionary<string, string> _spectators = [];
+    private readonly Dictionary<string, IRoomNodeObserver> _nodes = [];
+    private readonly Dictionary<string, EmoteBucket> _emoteBuckets = [];
+    private readonly HashSet<int> _dirtySeats = [];
+    private IRoomNodeObserver[] _targets = [];
+    private IGrainTimer? _countdownTimer;
+    private IGrainTimer? _tickTimer;
+    private IGrainTimer? _graceTimer;
+    private FixedTimestep? _timestep;
+    private bool _forceFull;
+    private int _ticksSinceFull;
+    private long _lastCheckpointMs;
+    private bool _checkpointDue;
+
+    private GameRoomState Room => state.State;
+
+    private string RoomId => this.GetPrimaryKeyString();
+
+    private bool Exists => Room.Phase.Length > 0;
+
+    private long NowMs => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (!Exists || Room.Phase == RoomPhase.Closed)
+        {
+            return Task.CompletedTask;
+        }
+
+        // Connections did not survive the previous activation: every seat waits for a Resume or for its node
+        // to re-attach. Nodes re-attach every ReattachInterval, so the grace of a seat that was connected
+        // starts only after they have had the chance (an idle lobby must not lose players that never left).
+        var reattachBy = NowMs + (long)RoomNode.ReattachInterval.TotalMilliseconds * 3 / 2;
+        foreach (var seat in Room.Seats)
+        {
+            seat.DisconnectedAt ??= reattachBy;
+        }
+
+        ArmGraceTimer();
+        if (Room.Phase == RoomPhase.Countdown)
+        {
+            ArmCountdown();
+        }
+        else if (Room.Phase == RoomPhase.Running)
+        {
+            StartLoop();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        StopLoop();
+        return Task.CompletedTask;
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        // Activation re-arms the grace timer, so a room nobody resumes still closes after a restart.
+        Exists && Room.Phase != RoomPhase.Closed ? Task.CompletedTask : StopReminderAsync();
+
+    public async Task<SeatGrant> CreateAsync(CreateRoomCommand command, RoomMember host, string connectionId, RoomNode node)
+    {
+        if (Exists)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"room {RoomId} already exists");
+        }
+
+        var catalog = await GrainFactory.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync();
+        var mode = catalog.Find(command.Mode)
+            ?? throw new RoomException(RoomErrors.InvalidArgument, $"mode {command.Mode} is not in the mode catalog");
+        var rules = mode.Multiplayer;
+        if (!rules.Enabled)
+        {
+            throw new RoomException(RoomErrors.ModeNotMultiplayer, $"mode {mode.Id} is not enabled for multiplayer");
+        }
+
+        var maxPlayers = command.MaxPlayers ?? rules.MaxPlayers;
+        if (maxPlayers < rules.MinPlayers || maxPlayers > rules.MaxPlayers)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"maxPlayers must be {rules.MinPlayers}..{rules.MaxPlayers} for mode {mode.Id}");
+        }
+
+        Room.Phase = RoomPhase.Lobby;
+        Room.Mode = mode.Id;
+        Room.SongId = command.SongId;
+        Room.SongDurationMs = command.SongDurationMs;
+        Room.MinPlayers = rules.MinPlayers;
+        Room.MaxPlayers = maxPlayers;
+        Room.Coop = rules.Coop;
+        Room.MaxScorePerSecond = mode.MaxScorePerSecond;
+        Room.IsPrivate = command.IsPrivate;
+        Room.Config = command.Config;
+        Room.Stems = StemsFrom(command.Config);
+        Room.JoinCode = await ClaimJoinCodeAsync();
+        var seat = AddSeat(host, connectionId, node);
+        Room.HostSeat = seat.Seat;
+        await state.WriteStateAsync();
+        await this.RegisterOrUpdateReminder(AliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        PublishLobby();
+        return Grant(seat);
+    }
+
+    public async Task<SeatGrant> JoinAsync(RoomMember member, string connectionId, RoomNode node, bool publicLobbyOnly)
+    {
+        EnsureExists();
+        if (FindSeat(member.PlayerId) is { } existing)
+        {
+            // The same player joining again (another tab, a retry): same seat, new connection.
+            Connect(existing, connectionId, node);
+            await PersistAndBroadcastAsync();
+            return Grant(existing);
+        }
+
+        if (Room.Phase != RoomPhase.Lobby || (publicLobbyOnly && Room.IsPrivate))
+        {
+            throw new RoomException(RoomErrors.RoomNotJoinable, $"room {RoomId} is {Room.Phase}{(Room.IsPrivate ? " and private" : "")}");
+        }
+
+        if (Room.Seats.Count >= Room.MaxPlayers)
+        {
+            throw new RoomException(RoomErrors.RoomFull, $"room {RoomId} already has {Room.MaxPlayers} players");
+        }
+
+        var seat = AddSeat(member, connectionId, node);
+        await PersistAndBroadcastAsync();
+        PublishLobby();
+        return Grant(seat);
+    }
+
+    public async Task<SeatGrant> ResumeAsync(string playerId, int seat, string connectionId, RoomNode node)
+    {
+        var record = Exists && Room.Phase != RoomPhase.Closed ? FindSeat(playerId) : null;
+        if (record is null || record.Seat != seat)
+        {
+            throw new RoomException(RoomErrors.ResumeExpired, $"seat {seat} of room {RoomId} is no longer held for you");
+        }
+
+        Connect(record, connectionId, node);
+        await PersistAndBroadcastAsync();
+        return Grant(record);
+    }
+
+    public Task<SpectatorJoined> SpectateAsync(string connectionId, RoomNode node)
+    {
+        EnsureExists();
+        if (Room.Phase == RoomPhase.Closed)
+        {
+            throw new RoomException(RoomErrors.RoomNotJoinable, $"room {RoomId} is closed");
+        }
+
+        if (!Room.Settings.AllowSpectators)
+        {
+            throw new RoomException(RoomErrors.SpectatorsDisabled, $"room {RoomId} does not allow spectators");
+        }
+
+        _spectators[connectionId] = node.NodeId;
+        _nodes[node.NodeId] = node.Observer;
+        _forceFull = true;
+        RebuildTargets();
+        PublishLive();
+        var view = View();
+        Broadcast(view);
+        return Task.FromResult(new SpectatorJoined(view));
+    }
+
+    public Task StopSpectatingAsync(string connectionId)
+    {
+        if (_spectators.Remove(connectionId))
+        {
+            RebuildTargets();
+            PublishLive();
+            Broadcast(View());
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task LeaveAsync(string playerId)
+    {
+        var seat = RequireSeat(playerId);
+        await RemoveSeatAsync(seat, LeaveReason.Left);
+    }
+
+    public async Task DisconnectAsync(string playerId, string connectionId)
+    {
+        if (FindSeat(playerId) is not { } seat
+            || !_seatConnections.TryGetValue(seat.Seat, out var connection)
+            || connection.ConnectionId != connectionId)
+        {
+            return;
+        }
+
+        _seatConnections.Remove(seat.Seat);
+        seat.DisconnectedAt = NowMs;
+        _dirtySeats.Add(seat.Seat);
+        RebuildTargets();
+        ArmGraceTimer();
+        await PersistAndBroadcastAsync();
+    }
+
+    public async Task<RoomView> SetReadyAsync(string playerId, bool ready, bool configLoaded)
+    {
+        var seat = RequireSeat(playerId);
+        if (ready && !configLoaded)
+        {
+            throw new RoomException(RoomErrors.ConfigNotLoaded, "load the room's config before getting ready");
+        }
+
+        if (Room.Phase is not (RoomPhase.Lobby or RoomPhase.Countdown))
+        {
+            throw new RoomException(RoomErrors.RoomNotJoinable, $"room {RoomId} is {Room.Phase}: ready only counts before the start");
+        }
+
+        seat.Ready = ready;
+        seat.ConfigLoaded = configLoaded;
+        if (!ready)
+        {
+            CancelCountdown();
+        }
+
+        await PersistAndBroadcastAsync();
+        await MaybeStartCountdownAsync();
+        return View();
+    }
+
+    public async Task<RoomView> UpdateSettingsAsync(string playerId, SettingsUpdate update)
+    {
+        var seat = RequireSeat(playerId);
+        if (seat.Seat != Room.HostSeat)
+        {
+            throw new RoomException(RoomErrors.NotHost, "only the host changes the room's settings");
+        }
+
+        if (update.Config is not null && Room.Phase != RoomPhase.Lobby)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, "config can only change in the lobby");
+        }
+
+        Room.Settings = new RoomSettings(
+            update.ShowGhosts ?? Room.Settings.ShowGhosts,
+            update.ShowScores ?? Room.Settings.ShowScores,
+            update.AllowSpectators ?? Room.Settings.AllowSpectators);
+        if (update.Config is not null && update.Config.Json != Room.Config.Json)
+        {
+            Room.Config = update.Config;
+            Room.Stems = StemsFrom(update.Config);
+            foreach (var each in Room.Seats)
+            {
+                // Everyone must load the new config before being ready again.
+                each.Ready = false;
+                each.ConfigLoaded = false;
+            }
+        }
+
+        await PersistAndBroadcastAsync();
+        return View();
+    }
+
+    public async Task<RoomView> CustomizeAsync(string playerId, Customization customization)
+    {
+        var seat = RequireSeat(playerId);
+        seat.GhostColor = customization.GhostColor ?? seat.GhostColor;
+        seat.GhostOpacity = customization.GhostOpacity ?? seat.GhostOpacity;
+        seat.AvatarId = customization.AvatarId ?? seat.AvatarId;
+        await PersistAndBroadcastAsync();
+        return View();
+    }
+
+    public Task EmoteAsync(string playerId, string emote)
+    {
+        var seat = RequireSeat(playerId);
+        var now = NowMs;
+        var bucket = _emoteBuckets.TryGetValue(playerId, out var known) ? known.Refill(now) : new EmoteBucket(EmoteBurst, now);
+        if (bucket.Tokens < 1)
+        {
+            _emoteBuckets[playerId] = bucket;
+            throw new RoomException(RoomErrors.RateLimited, "at most one emote per second (burst of 3)");
+        }
+
+        _emoteBuckets[playerId] = bucket with { Tokens = bucket.Tokens - 1 };
+        var message = new EmoteEvent(RoomId, seat.Seat, emote);
+        foreach (var target in _targets)
+        {
+            target.OnEmoteAsync(message).Ignore();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task TriggerStemAsync(string playerId, string stemId, bool active)
+    {
+        RequireSeat(playerId);
+        if (!Room.Coop)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"stems are for duet rooms; this room plays {Room.Mode}");
+        }
+
+        if (!Room.Stems.ContainsKey(stemId))
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"stemId must be one of {string.Join(", ", Room.Stems.Keys)}");
+        }
+
+        Room.Stems[stemId] = active;
+        var message = new StemsEvent(RoomId, new Dictionary<string, bool>(Room.Stems), CoopScore());
+        foreach (var target in _targets)
+        {
+            target.OnStemsAsync(message).Ignore();
+        }
+
+        _checkpointDue = true;
+        return Task.CompletedTask;
+    }
+
+    public async Task FinishAsync(string playerId, long score)
+    {
+        var seat = RequireSeat(playerId);
+        if (Room.Phase != RoomPhase.Running)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"room {RoomId} is {Room.Phase}, not running");
+        }
+
+        var final = seat.Last with { Seq = seat.Last.Seq + 1, SongTimeMs = Math.Max(seat.Last.SongTimeMs, NowMs - Room.StartedAt!.Value), Score = score };
+        if (score < seat.Last.Score || score - seat.Last.Score > InputRules.MaxGain(seat.Last, final, Room.MaxScorePerSecond))
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"score must be between {seat.Last.Score} and the mode's cap allows");
+        }
+
+        seat.Last = seat.Last with { Score = score };
+        seat.Finished = true;
+        _dirtySeats.Add(seat.Seat);
+        if (Room.Seats.All(s => s.Finished))
+        {
+            await FinishMatchAsync();
+        }
+        else
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task ApplyInputsAsync(InputBatch batch)
+    {
+        if (Room.Phase != RoomPhase.Running)
+        {
+            return Task.CompletedTask;
+        }
+
+        foreach (var (playerId, input) in batch.Inputs)
+        {
+            if (FindSeat(playerId) is not { Finished: false } seat)
+            {
+                continue;
+            }
+
+            if (InputRules.Check(seat.Last, input, Room.MaxScorePerSecond) is { } problem)
+            {
+                logger.LogDebug("Room {RoomId} dropped an input of {PlayerId}: {Problem}", RoomId, playerId, problem);
+                continue;
+            }
+
+            seat.Last = input;
+            _dirtySeats.Add(seat.Seat);
+            _checkpointDue = true;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task AttachNodeAsync(RoomNode node, IReadOnlyList<NodeConnection> connections)
+    {
+        if (!Exists || Room.Phase == RoomPhase.Closed)
+        {
+            return Task.CompletedTask;
+        }
+
+        var changed = false;
+        foreach (var connection in connections)
+        {
+            if (connection.PlayerId is null)
+            {
+                changed |= _spectators.TryAdd(connection.ConnectionId, node.NodeId);
+            }
+            else if (FindSeat(connection.PlayerId) is { } seat && !_seatConnections.ContainsKey(seat.Seat))
+            {
+                Connect(seat, connection.ConnectionId, node);
+                changed = true;
+            }
+        }
+
+        if (changed)
+        {
+            _nodes[node.NodeId] = node.Observer;
+            RebuildTargets();
+            Broadcast(View());
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<RoomView> GetViewAsync()
+    {
+        EnsureExists();
+        return Task.FromResult(View());
+    }
+
+    private SeatRecord AddSeat(RoomMember member, string connectionId, RoomNode node)
+    {
+        var taken = Room.Seats.Select(s => s.Seat).ToHashSet();
+        var seat = new SeatRecord
+        {
+            Seat = Enumerable.Range(0, Room.MaxPlayers).First(i => !taken.Contains(i)),
+            PlayerId = member.PlayerId,
+            DisplayName = member.DisplayName,
+        };
+        Room.Seats.Add(seat);
+        Room.Seats.Sort((a, b) => a.Seat.CompareTo(b.Seat));
+        Connect(seat, connectionId, node);
+        CancelCountdown();
+        return seat;
+    }
+
+    private void Connect(SeatRecord seat, string connectionId, RoomNode node)
+    {
+        _seatConnections[seat.Seat] = new SeatConnection(connectionId, node.NodeId);
+        _nodes[node.NodeId] = node.Observer;
+        seat.DisconnectedAt = null;
+        _dirtySeats.Add(seat.Seat);
+        _forceFull = true;
+        RebuildTargets();
+    }
+
+    private async Task RemoveSeatAsync(SeatRecord seat, string reason)
+    {
+        Room.Seats.Remove(seat);
+        _seatConnections.Remove(seat.Seat);
+        _emoteBuckets.Remove(seat.PlayerId);
+        var left = new PlayerLeftEvent(RoomId, seat.Seat, seat.PlayerId, reason);
+        foreach (var target in _targets)
+        {
+            target.OnPlayerLeftAsync(left).Ignore();
+        }
+
+        RebuildTargets();
+        _forceFull = true;
+        if (Room.Seats.Count == 0)
+        {
+            await CloseAsync();
+            return;
+        }
+
+        if (Room.HostSeat == seat.Seat)
+        {
+            Room.HostSeat = Room.Seats[0].Seat;
+        }
+
+        CancelCountdown();
+        await PersistAndBroadcastAsync();
+        PublishLobby();
+        if (Room.Phase == RoomPhase.Running && Room.Seats.All(s => s.Finished))
+        {
+            await FinishMatchAsync();
+        }
+        else
+        {
+            await MaybeStartCountdownAsync();
+        }
+    }
+
+    private async Task MaybeStartCountdownAsync()
+    {
+        if (Room.Phase != RoomPhase.Lobby || Room.Seats.Count < Room.MinPlayers || !Room.Seats.All(s => s.Ready))
+        {
+            return;
+        }
+
+        Room.Phase = RoomPhase.Countdown;
+        Room.StartsAt = NowMs + CountdownSeconds * 1000;
+        ArmCountdown();
+        await PersistAndBroadcastAsync();
+        var countdown = new CountdownStarted(RoomId, Room.StartsAt.Value, CountdownSeconds);
+        foreach (var target in _targets)
+        {
+            target.OnCountdownAsync(countdown).Ignore();
+        }
+
+        PublishLobby();
+        PublishLive();
+    }
+
+    private void ArmCountdown()
+    {
+        _countdownTimer?.Dispose();
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, Room.StartsAt!.Value - NowMs));
+        _countdownTimer = this.RegisterGrainTimer(StartMatchAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
+    }
+
+    /// <summary>Back to the lobby: someone un-readied, left or joined during the countdown.</summary>
+    private void CancelCountdown()
+    {
+        if (Room.Phase != RoomPhase.Countdown)
+        {
+            return;
+        }
+
+        _countdownTimer?.Dispose();
+        _countdownTimer = null;
+        Room.Phase = RoomPhase.Lobby;
+        Room.StartsAt = null;
+        PublishLive();
+        PublishLobby();
+    }
+
+    private async Task StartMatchAsync(CancellationToken cancellationToken)
+    {
+        _countdownTimer?.Dispose();
+        _countdownTimer = null;
+        if (Room.Phase != RoomPhase.Countdown)
+        {
+            return;
+        }
+
+        Room.Phase = RoomPhase.Running;
+        Room.StartedAt = Room.StartsAt;
+        await PersistAndBroadcastAsync();
+        PublishLive();
+        StartLoop();
+    }
+
+    private void StartLoop()
+    {
+        if (_tickTimer is not null)
+        {
+            return;
+        }
+
+        _timestep = new FixedTimestep(DateTimeOffset.FromUnixTimeMilliseconds(Room.StartedAt!.Value), TicksPerSecond);
+        _forceFull = true;
+        _lastCheckpointMs = NowMs;
+        var due = _timestep.DelayUntilNext(time.GetUtcNow());
+        _tickTimer = this.RegisterGrainTimer(TickAsync, new GrainTimerCreationOptions(due, due) { KeepAlive = true });
+        RoomMetrics.LoopStarted();
+    }
+
+    private void StopLoop()
+    {
+        if (_tickTimer is null)
+        {
+            return;
+        }
+
+        _tickTimer.Dispose();
+        _tickTimer = null;
+        RoomMetrics.LoopStopped();
+    }
+
+    /// <summary>
+    /// One 30 Hz tick. Orleans schedules a timer's next tick relative to the end of the callback, so each
+    /// tick re-aims the timer at the next ideal time (start + n/30 s) instead of using a fixed period.
+    /// </summary>
+    private async Task TickAsync(CancellationToken cancellationToken)
+    {
+        if (_timestep is null || _tickTimer is null)
+        {
+            return;
+        }
+
+        var started = time.GetTimestamp();
+        var now = time.GetUtcNow();
+        var (tick, lag) = _timestep.Begin(now);
+        RoomMetrics.TickLag.Record(lag.TotalMilliseconds);
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var songTimeMs = nowMs - Room.StartedAt!.Value;
+        SendTick(tick, nowMs, songTimeMs);
+
+        if (songTimeMs >= Room.SongDurationMs + ResultsAfterSongMs)
+        {
+            await FinishMatchAsync();
+        }
+        else
+        {
+            if (_checkpointDue && nowMs - _lastCheckpointMs >= CheckpointInterval.TotalMilliseconds)
+            {
+                // Scores and seq at least once per second: a crash loses at most the last second.
+                _checkpointDue = false;
+                _lastCheckpointMs = nowMs;
+                await state.WriteStateAsync();
+            }
+
+            var delay = _timestep.DelayUntilNext(time.GetUtcNow());
+            // Due and period both aim at the next ideal time, whichever of them the timer applies next.
+            var period = delay > TimeSpan.FromMilliseconds(1) ? delay : TimeSpan.FromMilliseconds(1);
+            _tickTimer?.Change(delay, period);
+        }
+
+        RoomMetrics.TickDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private void SendTick(long tick, long nowMs, long songTimeMs)
+    {
+        var full = _forceFull || ++_ticksSinceFull >= KeyframeEvery;
+        if (full)
+        {
+            _forceFull = false;
+            _ticksSinceFull = 0;
+        }
+
+        var players = full ? new SeatTick[Room.Seats.Count] : _dirtySeats.Count == 0 ? [] : new SeatTick[CountDirtySeats()];
+        var index = 0;
+        foreach (var seat in Room.Seats)
+        {
+            if (full || _dirtySeats.Contains(seat.Seat))
+            {
+                var last = seat.Last;
+                players[index++] = new SeatTick(seat.Seat, last.Seq, last.X, last.Y, last.Z, last.Lane, last.Anim, last.Score, last.Combo,
+                    _seatConnections.ContainsKey(seat.Seat));
+            }
+        }
+
+        _dirtySeats.Clear();
+        var message = new TickEvent(RoomId, tick, nowMs, songTimeMs, full, players);
+        foreach (var target in _targets)
+        {
+            target.OnTickAsync(message).Ignore();
+        }
+
+        RoomMetrics.Ticks.Add(1);
+        RoomMetrics.NodeMessages.Add(_targets.Length);
+    }
+
+    private int CountDirtySeats()
+    {
+        var count = 0;
+        foreach (var seat in Room.Seats)
+        {
+            if (_dirtySeats.Contains(seat.Seat))
+            {
+                count++;
+            }
+        }
+
+        return count;
+    }
+
+    private async Task FinishMatchAsync()
+    {
+        StopLoop();
+        Room.Phase = RoomPhase.Finished;
+        Room.FinishedAt = NowMs;
+        var ranking = Room.Seats
+            .Select(s => new RankingEntry(s.Seat, s.PlayerId, s.DisplayName, s.Last.Score, 1 + Room.Seats.Count(o => o.Last.Score > s.Last.Score)))
+            .OrderBy(r => r.Rank).ThenBy(r => r.Seat)
+            .ToList();
+        Room.Results = new ResultsEvent(RoomId, ranking, Room.Coop ? CoopScore() : null, Room.FinishedAt.Value - (Room.StartedAt ?? Room.FinishedAt.Value));
+        await PersistAndBroadcastAsync();
+        foreach (var target in _targets)
+        {
+            target.OnResultsAsync(Room.Results).Ignore();
+        }
+
+        PublishLive();
+    }
+
+    private async Task CloseAsync()
+    {
+        StopLoop();
+        _countdownTimer?.Dispose();
+        _graceTimer?.Dispose();
+        Room.Phase = RoomPhase.Closed;
+        Room.StartsAt = null;
+        if (Room.JoinCode is { } code)
+        {
+            await GrainFactory.GetGrain<IJoinCodeGrain>(code).ReleaseAsync(RoomId);
+        }
+
+        await PersistAndBroadcastAsync();
+        PublishLive();
+        PublishLobby();
+        await StopReminderAsync();
+        DeactivateOnIdle();
+    }
+
+    private async Task StopReminderAsync()
+    {
+        if (await this.GetReminder(AliveReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    /// <summary>Aims the grace timer at the earliest moment a disconnected seat expires.</summary>
+    private void ArmGraceTimer()
+    {
+        _graceTimer?.Dispose();
+        _graceTimer = null;
+        var earliest = Room.Seats.Where(s => s.DisconnectedAt is not null).Select(s => s.DisconnectedAt!.Value).DefaultIfEmpty(long.MaxValue).Min();
+        if (earliest == long.MaxValue)
+        {
+            return;
+        }
+
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, earliest + (long)options.Value.SeatGrace.TotalMilliseconds - NowMs));
+        _graceTimer = this.RegisterGrainTimer(ExpireSeatsAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private async Task ExpireSeatsAsync(CancellationToken cancellationToken)
+    {
+        var deadline = NowMs - (long)options.Value.SeatGrace.TotalMilliseconds;
+        foreach (var seat in Room.Seats.Where(s => s.DisconnectedAt <= deadline).ToList())
+        {
+            await RemoveSeatAsync(seat, LeaveReason.Timeout);
+        }
+
+        if (Room.Phase != RoomPhase.Closed)
+        {
+            ArmGraceTimer();
+        }
+    }
+
+    private async Task<string> ClaimJoinCodeAsync()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var code = JoinCodes.Generate();
+            if (await GrainFactory.GetGrain<IJoinCodeGrain>(code).ClaimAsync(RoomId))
+            {
+                return code;
+            }
+
+            if (attempt > 20)
+            {
+                throw new InvalidOperationException("could not find a free join code");
+            }
+        }
+    }
+
+    private async Task PersistAndBroadcastAsync()
+    {
+        await state.WriteStateAsync();
+        _lastCheckpointMs = NowMs;
+        Broadcast(View());
+    }
+
+    private void Broadcast(RoomView view)
+    {
+        foreach (var target in _targets)
+        {
+            target.OnRoomStateAsync(view).Ignore();
+        }
+    }
+
+    /// <summary>Public lobbies with space are offered to their mode+song's matchmaker.</summary>
+    private void PublishLobby()
+    {
+        var matchmaker = GrainFactory.GetGrain<IMatchmakerGrain>(IMatchmakerGrain.KeyFor(Room.Mode, Room.SongId));
+        if (!Room.IsPrivate && Room.Phase == RoomPhase.Lobby && Room.Seats.Count < Room.MaxPlayers)
+        {
+            matchmaker.OfferAsync(RoomId, Room.Seats.Count, Room.MaxPlayers).Ignore();
+        }
+        else
+        {
+            matchmaker.WithdrawAsync(RoomId).Ignore();
+        }
+    }
+
+    /// <summary>Public rooms in countdown or running are listed by the live-room registry.</summary>
+    private void PublishLive()
+    {
+        var registry = GrainFactory.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
+        if (!Room.IsPrivate && Room.Phase is RoomPhase.Countdown or RoomPhase.Running)
+        {
+            registry.UpsertAsync(new LiveRoom(RoomId, Room.Mode, Room.SongId, Room.Phase, Room.Seats.Count, _spectators.Count, Room.StartedAt)).Ignore();
+        }
+        else
+        {
+            registry.RemoveAsync(RoomId).Ignore();
+        }
+    }
+
+    private void RebuildTargets()
+    {
+        var used = new HashSet<string>(_seatConnections.Values.Select(c => c.NodeId).Concat(_spectators.Values));
+        foreach (var unused in _nodes.Keys.Where(k => !used.Contains(k)).ToList())
+        {
+            _nodes.Remove(unused);
+        }
+
+        _targets = [.. _nodes.Values];
+    }
+
+    private RoomView View() => new(
+        RoomId,
+        Room.JoinCode,
+        Room.Mode,
+        Room.SongId,
+        Room.Phase,
+        Room.HostSeat,
+        Room.MaxPlayers,
+        Room.Settings,
+        Room.Config,
+        [.. Room.Seats.Select(s => new RoomPlayerView(
+            s.Seat, s.PlayerId, s.DisplayName, s.Ready, s.ConfigLoaded, _seatConnections.ContainsKey(s.Seat), s.GhostColor, s.GhostOpacity, s.AvatarId))],
+        _spectators.Count,
+        Room.StartsAt);
+
+    private SeatGrant Grant(SeatRecord seat) => new(new RoomJoined(View(), seat.Seat, ""), seat.Last, Room.MaxScorePerSecond);
+
+    private long CoopScore() => Room.Seats.Sum(s => s.Last.Score);
+
+    private static Dictionary<string, bool> StemsFrom(RawJson config) =>
+        (RoomConfig.Stems(config) ?? DefaultStems).ToDictionary(s => s, _ => false);
+
+    private void EnsureExists()
+    {
+        if (!Exists)
+        {
+            throw new RoomException(RoomErrors.RoomNotFound, $"room {RoomId} does not exist");
+        }
+    }
+
+    private SeatRecord? FindSeat(string playerId)
+    {
+        foreach (var seat in Room.Seats)
+        {
+            if (seat.PlayerId == playerId)
+            {
+                return seat;
+            }
+        }
+
+        return null;
+    }
+
+    private SeatRecord RequireSeat(string playerId)
+    {
+        EnsureExists();
+        return FindSeat(playerId) ?? throw new RoomException(RoomErrors.NotInRoom, $"you have no seat in room {RoomId}");
+    }
+
+    private readonly record struct SeatConnection(string ConnectionId, string NodeId);
+
+    /// <summary>Emote token bucket: refills one token per second up to the burst.</summary>
+    private readonly record struct EmoteBucket(double Tokens, long AtMs)
+    {
+        public EmoteBucket Refill(long nowMs) => new(Math.Min(EmoteBurst, Tokens + (nowMs - AtMs) / 1000.0), nowMs);
+    }
+}

@@ -1,0 +1,334 @@
+using System.Text.Json.Nodes;
+using MessagePack;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans;
+using Orleans.Runtime;
+using PlayMusic.Rooms;
+
+namespace PlayMusic.Rooms.Tests;
+
+public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHostFixture>
+{
+    public static TheoryData<Protocol> Protocols => [Protocol.Json, Protocol.MessagePack];
+
+    private static object Input(long seq, long score, long songTimeMs = 1000, int lane = 1) =>
+        new { seq, songTimeMs, x = 1.5, y = 0.0, z = -2.0, lane, anim = "run", score, combo = 3 };
+
+    private static string Song() => "song-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Head_to_head_match_runs_from_lobby_to_results(Protocol protocol)
+    {
+        var (host, p1) = await fixture.PlayerAsync(protocol, "Host");
+        var (guest, p2) = await fixture.PlayerAsync(protocol, "Guest");
+        await using var _1 = p1;
+        await using var _2 = p2;
+
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 10000, config = new { speed = 2, stems = new[] { "a" } } }))!;
+        var room = created["room"]!;
+        var roomId = room["roomId"]!.GetValue<string>();
+        Assert.Equal(0, created["seat"]!.GetValue<int>());
+        Assert.False(string.IsNullOrEmpty(created["resumeToken"]!.GetValue<string>()));
+        Assert.Equal("lobby", room["state"]!.GetValue<string>());
+        Assert.Equal(2, room["config"]!["speed"]!.GetValue<int>());
+        Assert.True(room["settings"]!["showGhosts"]!.GetValue<bool>());
+        var joinCode = room["joinCode"]!.GetValue<string>();
+        Assert.Matches("^[ACDEFGHJKMNPQRTWXY34679]{6}$", joinCode);
+        // camelCase keys under both protocols (MessagePack maps are converted key by key).
+        Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators"],
+            room.AsObject().Select(p => p.Key).Where(k => k != "startsAt").ToArray());
+
+        var joined = (await p2.InvokeAsync("JoinRoom", new { joinCode = joinCode.ToLowerInvariant() }))!;
+        Assert.Equal(roomId, joined["room"]!["roomId"]!.GetValue<string>());
+        Assert.Equal(1, joined["seat"]!.GetValue<int>());
+        await p1.NextAsync("RoomState", r => r["players"]!.AsArray().Count == 2);
+
+        await p2.FailsWithAsync(RoomErrors.ConfigNotLoaded, "SetReady", new { ready = true, configLoaded = false });
+        await p2.FailsWithAsync(RoomErrors.NotHost, "UpdateSettings", new { showScores = false });
+        var settings = (await p1.InvokeAsync("UpdateSettings", new { showScores = false }))!;
+        Assert.False(settings["settings"]!["showScores"]!.GetValue<bool>());
+        var customized = (await p2.InvokeAsync("Customize", new { ghostColor = "#12AB34", ghostOpacity = 0.7, avatarId = "fox" }))!;
+        Assert.Equal("#12AB34", customized["players"]![1]!["ghostColor"]!.GetValue<string>());
+        await p2.FailsWithAsync(RoomErrors.InvalidArgument, "Customize", new { ghostColor = "red" });
+
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        var countdown = await p2.NextAsync("Countdown");
+        Assert.Equal(roomId, countdown["roomId"]!.GetValue<string>());
+        Assert.Equal(3, countdown["seconds"]!.GetValue<int>());
+        Assert.InRange(countdown["startsAt"]!.GetValue<long>() - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0, 3500);
+        await p2.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+
+        var first = await p2.NextAsync("Tick");
+        Assert.True(first["full"]!.GetValue<bool>());
+        Assert.Equal(2, first["players"]!.AsArray().Count);
+        Assert.Equal(["roomId", "tick", "serverTime", "songTimeMs", "full", "players"], first.AsObject().Select(p => p.Key).ToArray());
+        Assert.Equal(["seat", "seq", "x", "y", "z", "lane", "anim", "score", "combo", "connected"],
+            first["players"]![0]!.AsObject().Select(p => p.Key).ToArray());
+
+        await p1.InvokeAsync("SendInput", Input(1, 100));
+        var seen = await p2.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 0 && p["seq"]!.GetValue<long>() == 1));
+        var mine = seen["players"]!.AsArray().Single(p => p!["seat"]!.GetValue<int>() == 0)!;
+        Assert.Equal(100, mine["score"]!.GetValue<long>());
+        Assert.Equal(1.5, mine["x"]!.GetValue<double>());
+        Assert.Equal("run", mine["anim"]!.GetValue<string>());
+
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(1, 100));           // seq not increasing
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 50));            // score decreasing
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 100, lane: 8));  // lane out of range
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 10_000_000));    // faster than the cap
+        if (protocol == Protocol.MessagePack)
+        {
+            // Only MessagePack can carry a non-finite number.
+            await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
+                new { seq = 2, songTimeMs = 1000, x = double.NaN, y = 0.0, z = 0.0, lane = 1, anim = "run", score = 100, combo = 0 });
+        }
+
+        await p1.InvokeAsync("SendInput", Input(2, 200, 1200));
+
+        await p1.InvokeAsync("Emote", new { emote = "wave" });
+        var emote = await p2.NextAsync("Emote");
+        Assert.Equal(0, emote["seat"]!.GetValue<int>());
+        Assert.Equal("wave", emote["emote"]!.GetValue<string>());
+        await p1.InvokeAsync("Emote", new { emote = "gg" });
+        await p1.InvokeAsync("Emote", new { emote = "fire" });
+        await p1.FailsWithAsync(RoomErrors.RateLimited, "Emote", new { emote = "wow" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "Emote", new { emote = "dance" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "TriggerStem", new { stemId = "a", active = true });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "UpdateSettings", new { config = new { speed = 3 } });
+
+        var (_, third) = await fixture.PlayerAsync(protocol, "Late");
+        await using var _3 = third;
+        await third.FailsWithAsync(RoomErrors.RoomNotJoinable, "JoinRoom", new { roomId });
+        var spectating = (await third.InvokeAsync("Spectate", new { roomId }))!;
+        Assert.Equal(1, spectating["room"]!["spectators"]!.GetValue<int>());
+        var spectatorTick = await third.NextAsync("Tick");
+        Assert.True(spectatorTick["full"]!.GetValue<bool>());
+        var live = (await third.InvokeAsync("ListLiveRooms", new { mode = "runner", limit = 100 }))!.AsArray();
+        var listed = live.Single(r => r!["roomId"]!.GetValue<string>() == roomId)!;
+        Assert.Equal("running", listed["state"]!.GetValue<string>());
+        Assert.Equal(2, listed["players"]!.GetValue<int>());
+        await Poll(async () => (await third.InvokeAsync("ListLiveRooms", new { limit = 100 }))!.AsArray()
+            .Any(r => r!["roomId"]!.GetValue<string>() == roomId && r["spectators"]!.GetValue<int>() == 1));
+        await third.FailsWithAsync(RoomErrors.InvalidArgument, "ListLiveRooms", new { limit = 0 });
+
+        await p1.InvokeAsync("Finish", new { score = 300 });
+        await p2.InvokeAsync("Finish", new { score = 150 });
+        var results = await third.NextAsync("Results");
+        var ranking = results["ranking"]!.AsArray();
+        Assert.Equal(host.PlayerId, ranking[0]!["playerId"]!.GetValue<string>());
+        Assert.Equal(1, ranking[0]!["rank"]!.GetValue<int>());
+        Assert.Equal(300, ranking[0]!["score"]!.GetValue<long>());
+        Assert.Equal(guest.PlayerId, ranking[1]!["playerId"]!.GetValue<string>());
+        Assert.Equal(2, ranking[1]!["rank"]!.GetValue<int>());
+        Assert.Null(results["coopScore"]);
+        Assert.True(results["durationMs"]!.GetValue<long>() > 0);
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "finished");
+
+        var metrics = await fixture.Host.Http.GetStringAsync("/metrics");
+        Assert.Contains("playmusic_room_tick_lag", metrics);
+        Assert.Contains("playmusic_room_node_messages", metrics);
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Duet_stems_and_coop_results(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "duet", songId = Song(), isPrivate = true }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        Assert.Equal(2, created["room"]!["maxPlayers"]!.GetValue<int>());
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+
+        // The host's config change clears ready and replaces the default stems.
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        var changed = (await p1.InvokeAsync("UpdateSettings", new { config = new { stems = new[] { "piano", "choir" } } }))!;
+        Assert.All(changed["players"]!.AsArray(), p => Assert.False(p!["ready"]!.GetValue<bool>()));
+        Assert.Equal("piano", changed["config"]!["stems"]![0]!.GetValue<string>());
+
+        await p1.InvokeAsync("TriggerStem", new { stemId = "piano", active = true });
+        var stems = await p2.NextAsync("Stems");
+        Assert.True(stems["stems"]!["piano"]!.GetValue<bool>());
+        Assert.False(stems["stems"]!["choir"]!.GetValue<bool>());
+        Assert.Equal(0, stems["coopScore"]!.GetValue<long>());
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "TriggerStem", new { stemId = "drums", active = true });
+
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+        await p1.InvokeAsync("Finish", new { score = 1000 });
+        await p2.InvokeAsync("Finish", new { score = 2000 });
+        var results = await p1.NextAsync("Results");
+        Assert.Equal(3000, results["coopScore"]!.GetValue<long>());
+        Assert.Equal(2, results["ranking"]!.AsArray().Count);
+        Assert.Equal(2000, results["ranking"]![0]!["score"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Refusals_carry_their_codes_and_keep_the_connection_open(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        await using var _3 = p3;
+
+        await p1.FailsWithAsync(RoomErrors.NotInRoom, "SetReady", new { ready = true, configLoaded = true });
+        await p1.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
+        await p1.FailsWithAsync(RoomErrors.NotInRoom, "SendInput", Input(1, 0));
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady", "not an object");
+        await p1.FailsWithAsync(RoomErrors.ModeNotMultiplayer, "CreateRoom", new { mode = "flight", songId = "s" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "bad id!" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "s", songDurationMs = 5 });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "s", config = new[] { 1 } });
+        await p1.FailsWithAsync(RoomErrors.RoomNotFound, "JoinRoom", new { roomId = Guid.NewGuid().ToString() });
+        await p1.FailsWithAsync(RoomErrors.RoomNotFound, "JoinRoom", new { joinCode = "AAAAAA" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "JoinRoom", new { joinCode = "OOOOOO" });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "JoinRoom", new { });
+        await p1.FailsWithAsync(RoomErrors.RoomNotFound, "Spectate", new { roomId = Guid.NewGuid().ToString() });
+
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), maxPlayers = 2 }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        await p1.FailsWithAsync(RoomErrors.Unauthorized, "Resume", new { roomId, resumeToken = "forged.token" });
+        await p2.FailsWithAsync(RoomErrors.Unauthorized, "Resume", new { roomId, resumeToken = created["resumeToken"]!.GetValue<string>() });
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p3.FailsWithAsync(RoomErrors.RoomFull, "JoinRoom", new { roomId });
+        await p1.InvokeAsync("UpdateSettings", new { allowSpectators = false });
+        await p3.FailsWithAsync(RoomErrors.SpectatorsDisabled, "Spectate", new { roomId });
+
+        await p2.InvokeAsync("LeaveRoom");
+        var left = await p1.NextAsync("PlayerLeft");
+        Assert.Equal("left", left["reason"]!.GetValue<string>());
+        Assert.Equal(1, left["seat"]!.GetValue<int>());
+        await p3.InvokeAsync("JoinRoom", new { roomId });
+    }
+
+    [Fact]
+    public async Task Hub_requires_a_token()
+    {
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => HubClient.ConnectAsync(fixture.Host.BaseAddress, "not-a-jwt", Protocol.Json));
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, error.StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Concurrent_quick_matches_fill_the_same_room(Protocol protocol)
+    {
+        var song = Song();
+        var players = await Task.WhenAll(Enumerable.Range(0, 3).Select(i => fixture.PlayerAsync(protocol, "Q" + i)));
+        try
+        {
+            var joined = await Task.WhenAll(players.Select(p => p.Client.InvokeAsync("QuickMatch", new { mode = "runner", songId = song, maxPlayers = 3 })));
+            Assert.Single(joined.Select(j => j!["room"]!["roomId"]!.GetValue<string>()).Distinct());
+            Assert.Equal([0, 1, 2], joined.Select(j => j!["seat"]!.GetValue<int>()).Order().ToArray());
+        }
+        finally
+        {
+            foreach (var (_, client) in players)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Resume_within_grace_keeps_the_seat_and_after_grace_expires(Protocol protocol)
+    {
+        var (a, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (b, p2) = await fixture.PlayerAsync(protocol, "B");
+        await using var _1 = p1;
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        var joined = (await p2.InvokeAsync("JoinRoom", new { roomId }))!;
+        var token = joined["resumeToken"]!.GetValue<string>();
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+
+        await p2.DisposeAsync();
+        await p1.NextAsync("RoomState", r => r["players"]![1]!["connected"]!.GetValue<bool>() == false);
+        await p1.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 1 && !p["connected"]!.GetValue<bool>()));
+
+        await using var again = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
+        var resumed = (await again.InvokeAsync("Resume", new { roomId, resumeToken = token }))!;
+        Assert.Equal(1, resumed["seat"]!.GetValue<int>());
+        Assert.Equal("running", resumed["room"]!["state"]!.GetValue<string>());
+        var keyframe = await again.NextAsync("Tick");
+        Assert.True(keyframe["full"]!.GetValue<bool>());
+        Assert.Equal(2, keyframe["players"]!.AsArray().Count);
+        await p1.NextAsync("RoomState", r => r["players"]![1]!["connected"]!.GetValue<bool>());
+
+        // Gone for longer than the grace: the seat is freed and a later Resume is refused.
+        var newToken = resumed["resumeToken"]!.GetValue<string>();
+        await again.Connection.StopAsync();
+        var timeout = await p1.NextAsync("PlayerLeft", timeout: TimeSpan.FromSeconds(RoomHostFixture.GraceSeconds + 15));
+        Assert.Equal("timeout", timeout["reason"]!.GetValue<string>());
+        Assert.Equal(b.PlayerId, timeout["playerId"]!.GetValue<string>());
+        await using var late = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
+        await late.FailsWithAsync(RoomErrors.ResumeExpired, "Resume", new { roomId, resumeToken = newToken });
+        Assert.NotNull(a);
+    }
+
+    [Fact]
+    public async Task An_idle_lobby_that_deactivates_comes_back_with_its_players_connected()
+    {
+        var (_, p1) = await fixture.PlayerAsync(Protocol.MessagePack, "A");
+        var (_, p2) = await fixture.PlayerAsync(Protocol.Json, "B");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { level = 4 } }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+
+        var grains = fixture.Host.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        // The next call reactivates the room from its persisted state; the nodes re-attach their connections.
+        var view = (await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true }))!;
+        Assert.Equal(4, view["config"]!["level"]!.GetValue<int>());
+        Assert.Equal(2, view["players"]!.AsArray().Count);
+        await p1.NextAsync("RoomState", r => r["players"]!.AsArray().All(p => p!["connected"]!.GetValue<bool>())
+            && r["players"]![1]!["ready"]!.GetValue<bool>(), TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public void MessagePack_payloads_have_camelCase_keys_on_the_wire()
+    {
+        var options = fixture.Host.Services.GetRequiredService<IOptions<MessagePackHubProtocolOptions>>().Value.SerializerOptions;
+        var view = new RoomView("r", "ACDEFG", "runner", "s", "lobby", 0, 2, RoomSettings.Default, new RawJson("""{"stems":["a"],"n":1.5}"""),
+            [new RoomPlayerView(0, "p", "P", false, false, true, "#FFFFFF", 0.5, null)], 0, null);
+        var bytes = MessagePackSerializer.Serialize(view, options);
+
+        var reader = new MessagePackReader(bytes);
+        var keys = new List<string>();
+        var count = reader.ReadMapHeader();
+        for (var i = 0; i < count; i++)
+        {
+            keys.Add(reader.ReadString()!);
+            if (keys[^1] == "config")
+            {
+                // The opaque config is a real MessagePack map, not a JSON string.
+                Assert.Equal(MessagePackType.Map, reader.NextMessagePackType);
+            }
+
+            reader.Skip();
+        }
+
+        Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators", "startsAt"], keys);
+        var tick = MessagePackSerializer.Serialize(new TickEvent("r", 1, 2, 3, false, [new SeatTick(0, 1, 0, 0, 0, 0, "", 0, 0, true)]), options);
+        var tickReader = new MessagePackReader(tick);
+        tickReader.ReadMapHeader();
+        Assert.Equal("roomId", tickReader.ReadString());
+    }
+
+    private static Task Poll(Func<Task<bool>> condition) => PlayMusic.TestSupport.Poll.UntilAsync(condition, "the condition holds");
+}

@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+using PlayMusic.Hosting;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Rooms.Tests;
+
+/// <summary>
+/// The room grain on a real silo and database, but with a <see cref="FakeTimeProvider"/> as the silo's clock:
+/// grain timers and the room's own reads of time follow it, so countdown, tick scheduling and grace expiry
+/// are checked without sleeping.
+/// </summary>
+public sealed class RoomTimingTests : IAsyncLifetime
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    private readonly RecordingNode _node = new();
+    private TestDatabase _database = null!;
+    private IHost _silo = null!;
+    private IGrainFactory _grains = null!;
+
+    public async Task InitializeAsync()
+    {
+        _database = await TestDatabase.CreateAsync();
+        var builder = Host.CreateApplicationBuilder();
+        foreach (var (key, value) in ApiHost.Settings(_database.ConnectionString, FreePort.Next(), FreePort.Next()))
+        {
+            builder.Configuration[key] = value;
+        }
+
+        builder.AddPlayMusicDatabase();
+        builder.AddPlayMusicSilo();
+        builder.Services.AddSingleton<TimeProvider>(_time);
+        _silo = builder.Build();
+        await _silo.StartAsync();
+        _grains = _silo.Services.GetRequiredService<IGrainFactory>();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _silo.StopAsync();
+        _silo.Dispose();
+        await _database.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Countdown_ticks_and_grace_follow_the_clock()
+    {
+        var node = new RoomNode("test-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var roomId = Guid.NewGuid().ToString();
+        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", node);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", node, publicLobbyOnly: false);
+        await room.SetReadyAsync("p1", true, true);
+        var countdown = await room.SetReadyAsync("p2", true, true);
+
+        // Countdown: 3 s of the room's clock, no more, no less.
+        Assert.Equal("countdown", countdown.State);
+        var start = _time.GetUtcNow().ToUnixTimeMilliseconds() + 3000;
+        Assert.Equal(start, countdown.StartsAt);
+        _time.Advance(TimeSpan.FromMilliseconds(2990));
+        await Task.Delay(200);
+        Assert.Equal("countdown", (await room.GetViewAsync()).State);
+        _time.Advance(TimeSpan.FromMilliseconds(10));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match starts");
+
+        // Tick 0 is due at the start itself; tick n at start + n/30 s.
+        await Poll.UntilAsync(() => _node.Ticks.Count >= 1, "tick 0");
+        Assert.Equal(start, _node.Ticks.Last().ServerTime);
+        Assert.True(_node.Ticks.Last().Full);
+
+        // Drift correction: tick 1 (due at +33.3 ms) runs 16.7 ms late at +50 ms; tick 2 is still due at
+        // +66.7 ms (a timer period counted from the late tick would wait until +83 ms).
+        _time.Advance(TimeSpan.FromMilliseconds(50));
+        await Poll.UntilAsync(() => _node.Ticks.Count >= 2, "tick 1");
+        Assert.Equal(start + 50, _node.Ticks.Last().ServerTime);
+        _time.Advance(TimeSpan.FromMilliseconds(17));
+        await Poll.UntilAsync(() => _node.Ticks.Count >= 3, "tick 2 at its ideal time");
+        Assert.Equal(2, _node.Ticks.Last().Tick);
+        Assert.Equal(start + 67, _node.Ticks.Last().ServerTime);
+
+        // 30 further ideal steps give 30 ticks, in order, with a keyframe among them.
+        for (var n = 3; n < 33; n++)
+        {
+            _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(start) + TimeSpan.FromTicks(n * TimeSpan.TicksPerSecond / 30));
+            var expected = n + 1;
+            await Poll.UntilAsync(() => _node.Ticks.Count >= expected, $"tick {n}");
+        }
+
+        Assert.Equal(Enumerable.Range(0, 33).Select(i => (long)i), _node.Ticks.Select(t => t.Tick));
+        Assert.Contains(_node.Ticks.Skip(1), t => t.Full);
+
+        // Grace: a dropped seat is kept for 30 s of the clock, then removed with reason timeout.
+        await room.DisconnectAsync("p2", "c2");
+        _time.Advance(TimeSpan.FromSeconds(29));
+        await Task.Delay(200);
+        Assert.Empty(_node.Left);
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await Poll.UntilAsync(() => !_node.Left.IsEmpty, "the seat expires");
+        var left = Assert.Single(_node.Left);
+        Assert.Equal(("p2", "timeout"), (left.PlayerId, left.Reason));
+        Assert.Single((await room.GetViewAsync()).Players);
+    }
+
+    private sealed class RecordingNode : IRoomNodeObserver
+    {
+        public ConcurrentQueue<TickEvent> Ticks { get; } = new();
+
+        public ConcurrentQueue<PlayerLeftEvent> Left { get; } = new();
+
+        public Task OnTickAsync(TickEvent tick)
+        {
+            Ticks.Enqueue(tick);
+            return Task.CompletedTask;
+        }
+
+        public Task OnPlayerLeftAsync(PlayerLeftEvent left)
+        {
+            Left.Enqueue(left);
+            return Task.CompletedTask;
+        }
+
+        public Task OnRoomStateAsync(RoomView room) => Task.CompletedTask;
+
+        public Task OnCountdownAsync(CountdownStarted countdown) => Task.CompletedTask;
+
+        public Task OnStemsAsync(StemsEvent stems) => Task.CompletedTask;
+
+        public Task OnEmoteAsync(EmoteEvent emote) => Task.CompletedTask;
+
+        public Task OnResultsAsync(ResultsEvent results) => Task.CompletedTask;
+    }
+}
