@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using PlayMusic.Competitions;
 using PlayMusic.Modes;
 using PlayMusic.Rooms;
 
@@ -688,6 +689,27 @@ public sealed class GameRoomGrain(
         }
 
         PublishLive();
+        await RecordScoresAsync(Room.Results);
+    }
+
+    /// <summary>
+    /// Hands every seat's final score to the song's competitions (a song is its game's id). Runs are
+    /// idempotent by room and player, so a repeat after a failure cannot count twice; players' portals
+    /// are not known to a room, so multiplayer scores go to the global and "unknown" portal boards.
+    /// </summary>
+    private async Task RecordScoresAsync(ResultsEvent results)
+    {
+        var scores = GrainFactory.GetGrain<IGameScoresGrain>(Room.SongId);
+        var runs = results.Ranking.Select(r => scores.RecordAsync(new CompletedRun(
+            $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs, Room.FinishedAt!.Value)));
+        try
+        {
+            await Task.WhenAll(runs);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Room {RoomId} finished but its scores did not all reach the leaderboards", RoomId);
+        }
     }
 
     private async Task CloseAsync()
