@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Orleans;
 using Orleans.Runtime;
 using PlayMusic.Rooms;
+using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
 

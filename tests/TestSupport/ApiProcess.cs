@@ -85,6 +85,23 @@ public sealed class ApiProcess : IAsyncDisposable
         throw new TimeoutException($"{BaseAddress} was not ready within {timeout}:\n{Output}");
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a pod: the host shuts down gracefully; waits for the exit.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
     /// <summary>SIGKILL: the process dies at once, mid-whatever.</summary>
     public void Kill()
     {

@@ -43,6 +43,9 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>SIGKILL: the node dies at once, with no goodbye to the cluster.</summary>
     public void Kill(string name) => _nodes[name].Process.Kill();
 
+    /// <summary>SIGTERM and wait: the node leaves the cluster gracefully.</summary>
+    public Task StopAsync(string name) => _nodes[name].Process.StopAsync(TimeSpan.FromSeconds(45));
+
     /// <summary>Starts a killed or stopped node again with the same ports (a restarted pod).</summary>
     public async Task RestartAsync(string name)
     {

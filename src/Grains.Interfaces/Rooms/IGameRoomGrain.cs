@@ -34,8 +34,12 @@ public sealed record RoomMember(string PlayerId, string DisplayName);
 [GenerateSerializer, Immutable]
 public sealed record RoomNode(string NodeId, IRoomNodeObserver Observer)
 {
-    /// <summary>How often a node re-announces its connections to their rooms (<see cref="IGameRoomGrain.AttachNodeAsync"/>).</summary>
-    public static readonly TimeSpan ReattachInterval = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How often a node re-announces its connections to their rooms (<see cref="IGameRoomGrain.AttachNodeAsync"/>).
+    /// It bounds how long a room that moved to another silo (its silo died) ticks to nobody, so it is
+    /// short: a dead silo is declared within ~8 s, and players should see ticks again within 15 s.
+    /// </summary>
+    public static readonly TimeSpan ReattachInterval = TimeSpan.FromSeconds(3);
 }
 
 /// <summary>One connection a node holds for a room: a seated player's, or a spectator's (no player id).</summary>

@@ -5,8 +5,9 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit;
 
-namespace PlayMusic.Rooms.Tests;
+namespace PlayMusic.TestSupport;
 
 public enum Protocol
 {

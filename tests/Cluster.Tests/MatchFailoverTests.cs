@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using PlayMusic.TestSupport;
+using Xunit.Abstractions;
+
+namespace PlayMusic.Cluster.Tests;
+
+/// <summary>
+/// Failures that must not end a match, on real processes: two silos and two client-only API nodes,
+/// one player connected to each API node.
+/// </summary>
+public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task Killing_the_silo_that_hosts_the_room_stalls_the_match_briefly_and_keeps_seats_and_scores()
+    {
+        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var match = await Match.StartAsync(cluster);
+        await match.PlayUntilCheckpointedAsync(score1: 800, score2: 600);
+
+        var host = await SiloRunningTheRoomAsync(cluster);
+        match.Two.Clear("Tick");
+        cluster.Kill(host);
+
+        // Ticks stop, then come back from the room's new activation on the other silo.
+        var stall = await LongestTickGapAsync(match.Two, until: gap => gap > TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(40));
+        output.WriteLine($"ticks stalled for {stall.TotalSeconds:F1} s");
+        Assert.InRange(stall, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
+        var resumed = await match.Two.NextAsync("Tick", t => t["full"]!.GetValue<bool>() || t["players"]!.AsArray().Count == 2);
+        Assert.True(Seat(resumed, 0)!["score"]!.GetValue<long>() >= 800);
+        Assert.True(Seat(resumed, 1)!["score"]!.GetValue<long>() >= 600);
+
+        // Both players are still connected to their own API nodes and play on.
+        await match.One.InvokeAsync("SendInput", match.Input(seq: 10, songTimeMs: 9000, score: 900));
+        await match.Two.NextAsync("Tick", t => Seat(t, 0) is { } s && s["seq"]!.GetValue<long>() == 10);
+        await match.Two.InvokeAsync("SendInput", match.Input(seq: 20, songTimeMs: 9000, score: 700));
+        await match.One.NextAsync("Tick", t => Seat(t, 1) is { } s && s["seq"]!.GetValue<long>() == 20);
+    }
+
+    [Fact]
+    public async Task A_player_whose_API_node_dies_resumes_the_same_seat_on_another_node()
+    {
+        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var match = await Match.StartAsync(cluster);
+        await match.PlayUntilCheckpointedAsync(score1: 500, score2: 400);
+
+        match.Two.Clear("Tick");
+        cluster.Kill("api-1");
+        var watchTwo = LongestTickGapAsync(match.Two, until: _ => false, TimeSpan.FromSeconds(8));
+        await using var reconnected = await HubClient.ConnectAsync(cluster.Api(2), match.Token1, Protocol.MessagePack);
+        var resumed = (await reconnected.InvokeAsync("Resume", new { roomId = match.RoomId, resumeToken = match.Resume1 }))!;
+
+        Assert.Equal(0, resumed["seat"]!.GetValue<int>());
+        Assert.Equal("running", resumed["room"]!["state"]!.GetValue<string>());
+        var keyframe = await reconnected.NextAsync("Tick", t => t["full"]!.GetValue<bool>());
+        Assert.True(Seat(keyframe, 0)!["score"]!.GetValue<long>() >= 500);
+        await reconnected.InvokeAsync("SendInput", match.Input(seq: 10, songTimeMs: 9000, score: 900));
+        await match.Two.NextAsync("Tick", t => Seat(t, 0) is { } s && s["seq"]!.GetValue<long>() == 10);
+
+        // The other player never lost the match: the room kept ticking for them all along.
+        Assert.True(await watchTwo < TimeSpan.FromSeconds(2), "the other player's ticks paused");
+        Assert.Equal("running", (await match.Two.InvokeAsync("Customize", new { ghostColor = "#112233" }))!["state"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_rolling_restart_of_every_silo_during_a_match_ends_with_results()
+    {
+        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var match = await Match.StartAsync(cluster);
+        await match.PlayUntilCheckpointedAsync(score1: 300, score2: 200);
+
+        foreach (var silo in cluster.Silos.ToList())
+        {
+            await cluster.StopAsync(silo);
+            await cluster.RestartAsync(silo);
+            await match.Two.NextAsync("Tick", timeout: TimeSpan.FromSeconds(30));
+        }
+
+        await match.One.InvokeAsync("Finish", new { score = 1500 });
+        await match.Two.InvokeAsync("Finish", new { score = 1200 });
+        var results = await match.One.NextAsync("Results", timeout: TimeSpan.FromSeconds(30));
+        var ranking = results["ranking"]!.AsArray();
+        Assert.Equal([match.Player1, match.Player2], ranking.Select(r => r!["playerId"]!.GetValue<string>()).ToArray());
+        Assert.Equal(1500, ranking[0]!["score"]!.GetValue<long>());
+        Assert.Equal(1, ranking[0]!["rank"]!.GetValue<int>());
+        await match.Two.NextAsync("Results");
+    }
+
+    /// <summary>
+    /// Reads ticks as they arrive for up to <paramref name="window"/> and returns the longest gap between
+    /// two (from the start for the first), stopping early at the first gap <paramref name="until"/> accepts.
+    /// </summary>
+    private static async Task<TimeSpan> LongestTickGapAsync(HubClient client, Func<TimeSpan, bool> until, TimeSpan window)
+    {
+        var clock = Stopwatch.StartNew();
+        var last = TimeSpan.Zero;
+        var longest = TimeSpan.Zero;
+        while (clock.Elapsed < window)
+        {
+            try
+            {
+                await client.NextAsync("Tick", timeout: window - clock.Elapsed);
+            }
+            catch (TimeoutException)
+            {
+                return clock.Elapsed - last > longest ? clock.Elapsed - last : longest;
+            }
+
+            var gap = clock.Elapsed - last;
+            last = clock.Elapsed;
+            longest = gap > longest ? gap : longest;
+            if (until(gap))
+            {
+                return gap;
+            }
+        }
+
+        return longest;
+    }
+
+    /// <summary>The silo whose <c>playmusic_room_active</c> gauge counts the running room.</summary>
+    private static async Task<string> SiloRunningTheRoomAsync(LocalCluster cluster)
+    {
+        using var http = new HttpClient();
+        foreach (var silo in cluster.Silos)
+        {
+            var metrics = await http.GetStringAsync(new Uri(cluster.Node(silo).BaseAddress, "/metrics"));
+            var active = metrics.Split('\n')
+                .Where(l => l.StartsWith("playmusic_room_active", StringComparison.Ordinal))
+                .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
+            if (active >= 1)
+            {
+                return silo;
+            }
+        }
+
+        throw new InvalidOperationException("no silo reports the running room");
+    }
+
+    private static JsonNode? Seat(JsonNode tick, int seat) =>
+        tick["players"]!.AsArray().FirstOrDefault(p => p!["seat"]!.GetValue<int>() == seat);
+
+    /// <summary>A running runner match: player one on api-1 (MessagePack), player two on api-2 (JSON).</summary>
+    private sealed class Match : IAsyncDisposable
+    {
+        public required HubClient One { get; init; }
+        public required HubClient Two { get; init; }
+        public required string RoomId { get; init; }
+        public required string Player1 { get; init; }
+        public required string Player2 { get; init; }
+        public required string Token1 { get; init; }
+        public required string Resume1 { get; init; }
+
+        public static async Task<Match> StartAsync(LocalCluster cluster)
+        {
+            var (player1, token1) = await GuestAsync(cluster.Api(1), "One");
+            var (player2, token2) = await GuestAsync(cluster.Api(2), "Two");
+            var one = await HubClient.ConnectAsync(cluster.Api(1), token1, Protocol.MessagePack);
+            var two = await HubClient.ConnectAsync(cluster.Api(2), token2, Protocol.Json);
+            var created = (await one.InvokeAsync("CreateRoom", new { mode = "runner", songId = "failover-song", songDurationMs = 600_000 }))!;
+            var roomId = created["room"]!["roomId"]!.GetValue<string>();
+            await two.InvokeAsync("JoinRoom", new { roomId });
+            await one.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+            await two.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+            await two.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running", TimeSpan.FromSeconds(30));
+            return new Match
+            {
+                One = one, Two = two, RoomId = roomId, Player1 = player1, Player2 = player2,
+                Token1 = token1, Resume1 = created["resumeToken"]!.GetValue<string>(),
+            };
+        }
+
+        public object Input(int seq, int songTimeMs, int score) =>
+            new { seq, songTimeMs, x = 1.5, y = 0, z = seq, lane = 1, anim = "run", score, combo = 1 };
+
+        /// <summary>Both players send a score, then wait past the room's once-per-second checkpoint.</summary>
+        public async Task PlayUntilCheckpointedAsync(int score1, int score2)
+        {
+            await One.InvokeAsync("SendInput", Input(seq: 1, songTimeMs: 1000, score: score1));
+            await Two.InvokeAsync("SendInput", Input(seq: 2, songTimeMs: 1000, score: score2));
+            await One.NextAsync("Tick", t => Seat(t, 1) is { } s && s["seq"]!.GetValue<long>() == 2);
+            await Two.NextAsync("Tick", t => Seat(t, 0) is { } s && s["seq"]!.GetValue<long>() == 1);
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await One.DisposeAsync();
+            await Two.DisposeAsync();
+        }
+    }
+
+    private static async Task<(string PlayerId, string Token)> GuestAsync(Uri api, string name)
+    {
+        using var http = new HttpClient { BaseAddress = api };
+        using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = name });
+        response.EnsureSuccessStatusCode();
+        var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+        return (body["playerId"]!.GetValue<string>(), body["token"]!.GetValue<string>());
+    }
+}
