@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using PlayMusic.TestSupport;
 using Xunit.Abstractions;
@@ -161,10 +160,10 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetim
 
         public static async Task<Match> StartAsync(LocalCluster cluster)
         {
-            var (player1, token1) = await GuestAsync(cluster.Api(1), "One");
-            var (player2, token2) = await GuestAsync(cluster.Api(2), "Two");
-            var one = await HubClient.ConnectAsync(cluster.Api(1), token1, Protocol.MessagePack);
-            var two = await HubClient.ConnectAsync(cluster.Api(2), token2, Protocol.Json);
+            var player1 = await ApiHost.GuestAsync(cluster.Api(1), "One");
+            var player2 = await ApiHost.GuestAsync(cluster.Api(2), "Two");
+            var one = await HubClient.ConnectAsync(cluster.Api(1), player1.Token, Protocol.MessagePack);
+            var two = await HubClient.ConnectAsync(cluster.Api(2), player2.Token, Protocol.Json);
             var created = (await one.InvokeAsync("CreateRoom", new { mode = "runner", songId = "failover-song", songDurationMs = 600_000 }))!;
             var roomId = created["room"]!["roomId"]!.GetValue<string>();
             await two.InvokeAsync("JoinRoom", new { roomId });
@@ -173,8 +172,8 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetim
             await two.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running", TimeSpan.FromSeconds(30));
             return new Match
             {
-                One = one, Two = two, RoomId = roomId, Player1 = player1, Player2 = player2,
-                Token1 = token1, Resume1 = created["resumeToken"]!.GetValue<string>(),
+                One = one, Two = two, RoomId = roomId, Player1 = player1.PlayerId, Player2 = player2.PlayerId,
+                Token1 = player1.Token, Resume1 = created["resumeToken"]!.GetValue<string>(),
             };
         }
 
@@ -196,14 +195,5 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetim
             await One.DisposeAsync();
             await Two.DisposeAsync();
         }
-    }
-
-    private static async Task<(string PlayerId, string Token)> GuestAsync(Uri api, string name)
-    {
-        using var http = new HttpClient { BaseAddress = api };
-        using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = name });
-        response.EnsureSuccessStatusCode();
-        var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
-        return (body["playerId"]!.GetValue<string>(), body["token"]!.GetValue<string>());
     }
 }

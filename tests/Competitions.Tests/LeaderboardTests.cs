@@ -3,7 +3,7 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Competitions.Tests;
 
-public sealed class LeaderboardTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
+public sealed class LeaderboardTests(ApiFixture fixture) : IClassFixture<ApiFixture>
 {
     private ApiHost Host => fixture.Host;
 

@@ -5,7 +5,7 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Competitions.Tests;
 
-public sealed class TournamentTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
+public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixture>
 {
     public const long Day = 24 * 3_600_000L;
     private static readonly TimeSpan OnTime = TimeSpan.FromSeconds(2);

@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using PlayMusic.TestSupport;
 
@@ -23,8 +22,9 @@ public sealed class CrashResumeTests : IAsyncLifetime
 
         await using (var first = await ApiProcess.StartAsync(settings))
         {
-            (player1, bearer1) = await GuestAsync(first.BaseAddress, "One");
-            (player2, bearer2) = await GuestAsync(first.BaseAddress, "Two");
+            var one = await ApiHost.GuestAsync(first.BaseAddress, "One");
+            var two = await ApiHost.GuestAsync(first.BaseAddress, "Two");
+            (player1, bearer1, player2, bearer2) = (one.PlayerId, one.Token, two.PlayerId, two.Token);
             await using var p1 = await HubClient.ConnectAsync(first.BaseAddress, bearer1, Protocol.MessagePack);
             await using var p2 = await HubClient.ConnectAsync(first.BaseAddress, bearer2, Protocol.Json);
             var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = "crash-song" }))!;
@@ -68,13 +68,4 @@ public sealed class CrashResumeTests : IAsyncLifetime
 
     private static JsonNode? Seat(JsonNode tick, int seat) =>
         tick["players"]!.AsArray().FirstOrDefault(p => p!["seat"]!.GetValue<int>() == seat);
-
-    private static async Task<(string PlayerId, string Token)> GuestAsync(Uri baseAddress, string name)
-    {
-        using var http = new HttpClient { BaseAddress = baseAddress };
-        using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = name });
-        response.EnsureSuccessStatusCode();
-        var body = (await response.Content.ReadFromJsonAsync<JsonObject>())!;
-        return (body["playerId"]!.GetValue<string>(), body["token"]!.GetValue<string>());
-    }
 }

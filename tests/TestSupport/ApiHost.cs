@@ -77,9 +77,18 @@ public sealed class ApiHost : IAsyncDisposable
         return new ApiHost(app, new Uri(address), silo, gateway);
     }
 
-    public async Task<GuestIdentity> GuestAsync(string? displayName = null)
+    public Task<GuestIdentity> GuestAsync(string? displayName = null) => GuestAsync(Http, displayName);
+
+    /// <summary>A new guest from any running API (in this process or another), over HTTP.</summary>
+    public static async Task<GuestIdentity> GuestAsync(Uri api, string? displayName = null)
     {
-        using var response = await Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
+        using var http = new HttpClient { BaseAddress = api };
+        return await GuestAsync(http, displayName);
+    }
+
+    private static async Task<GuestIdentity> GuestAsync(HttpClient http, string? displayName)
+    {
+        using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName });
         response.EnsureSuccessStatusCode();
         var body = (await response.Content.ReadFromJsonAsync<GuestResponseBody>())!;
         return new GuestIdentity(body.PlayerId, body.DisplayName, body.Token);

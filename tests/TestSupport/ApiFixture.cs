@@ -1,6 +1,6 @@
-using PlayMusic.TestSupport;
+using Xunit;
 
-namespace PlayMusic.Telemetry.Tests;
+namespace PlayMusic.TestSupport;
 
 /// <summary>One database and one real app for a whole test class (tests keep apart by their own ids).</summary>
 public sealed class ApiFixture : IAsyncLifetime

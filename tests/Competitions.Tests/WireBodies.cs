@@ -7,26 +7,6 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Competitions.Tests;
 
-/// <summary>One database and one real API host (with its embedded silo) shared by a test class; tests isolate themselves by game id.</summary>
-public sealed class CompetitionsFixture : IAsyncLifetime
-{
-    public TestDatabase Database { get; private set; } = null!;
-
-    public ApiHost Host { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Database = await TestDatabase.CreateAsync();
-        Host = await ApiHost.StartAsync(Database.ConnectionString);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Host.DisposeAsync();
-        await Database.DisposeAsync();
-    }
-}
-
 public sealed record EntryBody(long Rank, string PlayerId, string DisplayName, long Score, long AchievedAt);
 
 public sealed record MeBody(long Rank, long Score);
