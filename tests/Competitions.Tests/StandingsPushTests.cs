@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Competitions.Tests;
@@ -101,5 +103,43 @@ public sealed class StandingsPushTests(CompetitionsFixture fixture) : IClassFixt
         using var client = Host.Client(player.Token);
         using var response = await client.PostAsync($"/api/tournaments/{tournamentId}/join", null);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+}
+
+/// <summary>Two API nodes of one cluster: a join on one node reaches the player's connection on the other.</summary>
+public sealed class StandingsTwoNodeTests : IAsyncLifetime
+{
+    private TestDatabase _database = null!;
+
+    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task A_join_on_one_node_subscribes_the_players_connection_on_the_other()
+    {
+        await using var nodeA = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var nodeB = await ApiHost.StartAsync(_database.ConnectionString);
+        var game = Competition.NewGameId();
+        var tournament = await nodeA.CreateTournamentAsync(new
+        {
+            title = "Two nodes", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000,
+        });
+        var player = await nodeA.GuestAsync("Roamer");
+        await using var hubOnB = await HubClient.ConnectAsync(nodeB.BaseAddress, player.Token, Protocol.MessagePack);
+        // The join broadcast goes to the nodes registered at that moment: wait until both are.
+        var nodes = nodeA.Services.GetRequiredService<IGrainFactory>().GetGrain<IStandingsNodesGrain>(IStandingsNodesGrain.Key);
+        await Poll.UntilAsync(async () => (await nodes.GetNodesAsync()).Count == 2, "both nodes registered for standings");
+
+        using (var client = nodeA.Client(player.Token))
+        {
+            using var response = await client.PostAsync($"/api/tournaments/{tournament.Id}/join", null);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await nodeA.RecordAsync(game, player, 700, Competition.Now);
+        var standings = await hubOnB.NextAsync("Standings");
+        Assert.Equal(tournament.Id, standings["tournamentId"]!.GetValue<string>());
+        Assert.Equal(player.PlayerId, standings["entries"]![0]!["playerId"]!.GetValue<string>());
     }
 }
