@@ -46,8 +46,9 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     private bool _pushDue;
     private long _lastPushAt;
 
-    /// <summary>No rank above this changed since the last push (<see cref="long.MaxValue"/>: none changed).</summary>
+    /// <summary>Since the last push, ranks changed only within [from, to] (empty when from &gt; to).</summary>
     private long _changedFromRank = long.MaxValue;
+    private long _changedToRank;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -219,7 +220,9 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             var submitted = await Board.SubmitAsync(new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
             if (submitted.Improved)
             {
-                MarkStandingsChanged(submitted.Standing.Rank);
+                // An improver moves up from its old rank (unknown: the board's end) and pushes down only those it passes.
+                var oldRank = _pushed.TryGetValue(run.PlayerId, out var last) ? last.Rank : long.MaxValue;
+                MarkStandingsChanged(submitted.Standing.Rank, Math.Max(oldRank, submitted.Standing.Rank));
             }
         }
 
@@ -300,7 +303,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             // One last push so listeners see the final status (only if this activation pushed before).
             if (_lastPushAt > 0)
             {
-                MarkStandingsChanged(long.MaxValue);
+                MarkStandingsChanged(long.MaxValue, 0);
             }
 
             _transitionTimer?.Dispose();
@@ -334,13 +337,14 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     }
 
     /// <summary>
-    /// Notes that ranks from <paramref name="fromRank"/> down may have changed and schedules one push,
+    /// Notes that ranks from <paramref name="fromRank"/> to <paramref name="toRank"/> may have changed and schedules one push,
     /// due <see cref="StandingsPushInterval"/> after the previous one: however many runs arrive, a
     /// tournament pushes at most once per interval.
     /// </summary>
-    private void MarkStandingsChanged(long fromRank)
+    private void MarkStandingsChanged(long fromRank, long toRank)
     {
         _changedFromRank = Math.Min(_changedFromRank, fromRank);
+        _changedToRank = Math.Max(_changedToRank, toRank);
         if (_pushDue)
         {
             return;
@@ -360,22 +364,22 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
     /// <summary>
     /// Sends the top entries and the changed ranks to every API node once. Changes are found by comparing
-    /// up to <see cref="StandingsScanWindow"/> positions from the highest changed rank with what was
-    /// last pushed; a longer run of changes (or more than <see cref="StandingsUpdate.MaxChanges"/>)
-    /// continues in the next push.
+    /// up to <see cref="StandingsScanWindow"/> positions of the changed range with what was last pushed;
+    /// the rest of a longer range (or changes past <see cref="StandingsUpdate.MaxChanges"/>) follows in the next push.
     /// </summary>
     private async Task PushStandingsAsync()
     {
         _pushDue = false;
         _lastPushAt = Now;
-        var fromRank = _changedFromRank;
-        _changedFromRank = long.MaxValue;
+        var (fromRank, toRank) = (_changedFromRank, _changedToRank);
+        (_changedFromRank, _changedToRank) = (long.MaxValue, 0);
         try
         {
             var top = Board.GetRangeAsync(1, StandingsUpdate.TopEntries);
-            IReadOnlyList<LeaderboardEntry> scanned = fromRank == long.MaxValue ? [] : await Board.GetRangeAsync(fromRank, StandingsScanWindow);
+            var count = fromRank > toRank ? 0 : (int)Math.Min(StandingsScanWindow, toRank - fromRank + 1);
+            IReadOnlyList<LeaderboardEntry> scanned = count == 0 ? [] : await Board.GetRangeAsync(fromRank, count);
             var changes = new List<StandingChange>();
-            long? continueFrom = scanned.Count == StandingsScanWindow ? fromRank + StandingsScanWindow : null;
+            long? continueFrom = count > 0 && scanned.Count == count && fromRank + count <= toRank ? fromRank + count : null;
             foreach (var entry in scanned)
             {
                 if (_pushed.TryGetValue(entry.PlayerId, out var last) && last == (entry.Rank, entry.Score))
@@ -398,13 +402,13 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             changes.ForEach(c => _pushed[c.PlayerId] = (c.Rank, c.Score));
             if (continueFrom is { } next)
             {
-                MarkStandingsChanged(next);
+                MarkStandingsChanged(next, toRank);
             }
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Pushing standings of tournament {TournamentId} failed; retrying", Id);
-            MarkStandingsChanged(fromRank);
+            MarkStandingsChanged(fromRank, toRank);
         }
     }
 
