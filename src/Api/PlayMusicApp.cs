@@ -1,4 +1,5 @@
 using PlayMusic.Api.Apis;
+using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
@@ -25,6 +26,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
         builder.AddPlayMusicRooms();
+        builder.AddPlayMusicStandings();
         builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
         builder.AddPlayMusicAnalytics();
 

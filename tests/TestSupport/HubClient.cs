@@ -21,7 +21,7 @@ public enum Protocol
 /// </summary>
 public sealed class HubClient : IAsyncDisposable
 {
-    public static readonly string[] Events = ["RoomState", "Countdown", "Tick", "Stems", "Emote", "PlayerLeft", "Results"];
+    public static readonly string[] Events = ["RoomState", "Countdown", "Tick", "Stems", "Emote", "PlayerLeft", "Results", "Standings"];
 
     private readonly ConcurrentDictionary<string, Channel<JsonNode>> _events = new();
 

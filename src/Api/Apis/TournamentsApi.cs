@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Text.Json.Serialization;
+using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
@@ -134,12 +135,25 @@ public static class TournamentsApi
     /// The caller names the portal it plays from with <c>?portal=</c> (the engine knows it from its session).
     /// That claim only decides who may join: a run counts for a portal-scoped tournament only when its
     /// session's server-resolved portal matches, so a false claim gains nothing.
+    /// The player's hub connections on this node hear the tournament's standings before the reply
+    /// (those on other nodes a moment later, through the grain's broadcast).
     /// </summary>
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Join(
-        string id, string? portal, ClaimsPrincipal user, IGrainFactory grains) =>
-        Guid.TryParse(id, out _)
-            ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(user.PlayerId(), portal), id)
-            : ProblemFor(TournamentError.NotFound, id);
+        string id, string? portal, ClaimsPrincipal user, IGrainFactory grains, StandingsRelay standings)
+    {
+        if (!Guid.TryParse(id, out _))
+        {
+            return ProblemFor(TournamentError.NotFound, id);
+        }
+
+        var result = await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(user.PlayerId(), portal);
+        if (result.Tournament is { } tournament)
+        {
+            await standings.JoinedAsync(tournament.Id, user.PlayerId());
+        }
+
+        return Reply(result, id);
+    }
 
     private static async Task<Results<Ok<StandingsResponse>, ProblemHttpResult>> Standings(
         string id, string? limit, string? around, ClaimsPrincipal user, IGrainFactory grains)

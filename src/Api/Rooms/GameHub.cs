@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
+using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Identity;
 using PlayMusic.Rooms;
 
@@ -12,7 +13,8 @@ namespace PlayMusic.Api.Rooms;
 /// <see cref="RoomException"/>s, turned into <c>HubException("CODE: sentence")</c> by <see cref="RoomErrorFilter"/>.
 /// </summary>
 [Authorize]
-public sealed partial class GameHub(IGrainFactory grains, RoomFanout fanout, RoomInputBatcher batcher, ResumeTokens resumeTokens) : Hub
+public sealed partial class GameHub(
+    IGrainFactory grains, RoomFanout fanout, RoomInputBatcher batcher, ResumeTokens resumeTokens, StandingsRelay standings) : Hub
 {
     public const string Path = "/hubs/game";
     public const long DefaultSongDurationMs = 180_000;
@@ -220,8 +222,12 @@ public sealed partial class GameHub(IGrainFactory grains, RoomFanout fanout, Roo
         return await EnterAsync(roomId, () => grains.GetGrain<IGameRoomGrain>(roomId).ResumeAsync(PlayerId, claim.Seat, Context.ConnectionId, fanout.Node));
     }
 
+    /// <summary>Every connection hears the live standings of its player's open tournaments (docs/competitions.md).</summary>
+    public override Task OnConnectedAsync() => standings.ConnectedAsync(Context.ConnectionId, PlayerId);
+
     public override async Task OnDisconnectedAsync(Exception? exception)
     {
+        standings.Disconnected(Context.ConnectionId, PlayerId);
         if (Session is { } session)
         {
             fanout.Untrack(session.RoomId, Context.ConnectionId);

@@ -40,6 +40,9 @@ public interface ILeaderboardGrain : IGrainWithStringKey
     Task<SubmissionResult> SubmitAsync(ScoreSubmission submission);
 
     Task<LeaderboardPage> GetPageAsync(LeaderboardQuery query);
+
+    /// <summary>Up to <paramref name="count"/> entries in board order from 1-based <paramref name="fromRank"/> (for scans such as standings pushes).</summary>
+    Task<IReadOnlyList<LeaderboardEntry>> GetRangeAsync(long fromRank, int count);
 }
 
 /// <summary>The keys of board grains (also the <c>board</c> column of their table).</summary>

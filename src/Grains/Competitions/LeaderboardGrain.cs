@@ -71,11 +71,14 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
             start = Math.Clamp(me.Rank - 1 - (limit - 1) / 2, 0, Math.Max(0, _entries.Count - limit));
         }
 
-        var entries = _entries.Range(start, limit)
-            .Select((e, i) => new LeaderboardEntry(start + i + 1, e.PlayerId, e.DisplayName, e.Score, e.AchievedAt))
-            .ToList();
-        return Task.FromResult(new LeaderboardPage(entries, me, _entries.Count));
+        return Task.FromResult(new LeaderboardPage(Entries(start, limit), me, _entries.Count));
     }
+
+    public Task<IReadOnlyList<LeaderboardEntry>> GetRangeAsync(long fromRank, int count) =>
+        Task.FromResult<IReadOnlyList<LeaderboardEntry>>(Entries(Math.Max(0, fromRank - 1), Math.Max(0, count)));
+
+    private List<LeaderboardEntry> Entries(long start, int count) =>
+        [.. _entries.Range(start, count).Select((e, i) => new LeaderboardEntry(start + i + 1, e.PlayerId, e.DisplayName, e.Score, e.AchievedAt))];
 
     private PlayerStanding? StandingOf(string playerId) =>
         _entries.Find(playerId) is { } entry ? new PlayerStanding(_entries.RankOf(playerId), entry.Score) : null;

@@ -47,10 +47,27 @@ public sealed class TournamentDirectory(NpgsqlDataSource dataSource)
         return list;
     }
 
+    /// <summary>Ids of the tournaments the player joined that are not cancelled and have not ended by <paramref name="now"/>.</summary>
+    public async Task<IReadOnlyList<string>> JoinedOpenIdsAsync(string playerId, long now)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT t.id FROM tournament_entrants e JOIN tournaments t ON t.id = e.tournament_id
+            WHERE e.player_id = $1 AND t.status <> 'cancelled' AND t.ends_at > $2
+            """);
+        command.Parameters.AddWithValue(playerId);
+        command.Parameters.AddWithValue(now);
+        return await IdsAsync(command, CancellationToken.None);
+    }
+
     /// <summary>Ids of tournaments whose stored status is not final: those whose lifecycle timer must be running.</summary>
     public async Task<IReadOnlyList<string>> OpenIdsAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("SELECT id FROM tournaments WHERE status IN ('upcoming', 'live')");
+        return await IdsAsync(command, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<string>> IdsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
         var ids = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))

@@ -11,6 +11,8 @@ namespace PlayMusic.Grains.Competitions;
 /// by a grain timer due exactly at the next transition; a durable reminder (Orleans' minimum period
 /// is one minute) re-activates the grain after a restart or collection so the timer is re-armed,
 /// and <see cref="TournamentScheduleSweep"/> activates every open tournament when a silo starts.
+/// Standings changes are pushed to every API node by a second timer, at most once per
+/// <see cref="StandingsPushInterval"/> (docs/competitions.md, "Live standings").
 /// </summary>
 public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider clock, ILogger<TournamentGrain> logger)
     : Grain, ITournamentGrain, IRemindable
@@ -25,6 +27,11 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     /// </summary>
     public static readonly TimeSpan LateDeliveryGrace = TimeSpan.FromSeconds(10);
 
+    public static readonly TimeSpan StandingsPushInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Board positions one push compares with what was last pushed; the rest follows in later pushes.</summary>
+    public const int StandingsScanWindow = 2_000;
+
     private readonly HashSet<string> _entrants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _countedRuns = new(StringComparer.Ordinal);
@@ -33,7 +40,19 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     private IGrainTimer? _transitionTimer;
     private bool _reminderRegistered;
 
+    /// <summary>What each player's rank and score were in the pushes so far (this activation's).</summary>
+    private readonly Dictionary<string, (long Rank, long Score)> _pushed = new(StringComparer.Ordinal);
+    private IGrainTimer? _pushTimer;
+    private bool _pushDue;
+    private long _lastPushAt;
+
+    /// <summary>Since the last push, ranks changed only within [from, to] (empty when from &gt; to).</summary>
+    private long _changedFromRank = long.MaxValue;
+    private long _changedToRank;
+
     private string Id => this.GetPrimaryKeyString();
+
+    private ILeaderboardGrain Board => GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Tournament(Id));
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -142,13 +161,25 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
         if (!_entrants.Contains(playerId))
         {
-            await using var command = dataSource.CreateCommand(
-                "INSERT INTO tournament_entrants (tournament_id, player_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
-            command.Parameters.AddWithValue(Id);
-            command.Parameters.AddWithValue(playerId);
-            command.Parameters.AddWithValue(Now);
-            await command.ExecuteNonQueryAsync();
+            await using (var command = dataSource.CreateCommand(
+                "INSERT INTO tournament_entrants (tournament_id, player_id, joined_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"))
+            {
+                command.Parameters.AddWithValue(Id);
+                command.Parameters.AddWithValue(playerId);
+                command.Parameters.AddWithValue(Now);
+                await command.ExecuteNonQueryAsync();
+            }
+
             _entrants.Add(playerId);
+            try
+            {
+                await ToNodesAsync(node => node.OnEntrantJoinedAsync(Id, playerId));
+            }
+            catch (Exception e)
+            {
+                // The join is durable; the player's connections elsewhere join the group when they reconnect.
+                logger.LogWarning(e, "Telling nodes that {PlayerId} joined tournament {TournamentId} failed", playerId, Id);
+            }
         }
 
         return Ok();
@@ -186,8 +217,13 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         // A duplicate is offered to the board again: a crash may have come between the attempt and the board write.
         if (verdict is TournamentRunVerdict.Counted or TournamentRunVerdict.Duplicate)
         {
-            await GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Tournament(Id))
-                .SubmitAsync(new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
+            var submitted = await Board.SubmitAsync(new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
+            if (submitted.Improved)
+            {
+                // An improver moves up from its old rank (unknown: the board's end) and pushes down only those it passes.
+                var oldRank = _pushed.TryGetValue(run.PlayerId, out var last) ? last.Rank : long.MaxValue;
+                MarkStandingsChanged(submitted.Standing.Rank, Math.Max(oldRank, submitted.Standing.Rank));
+            }
         }
 
         return new TournamentRunResult(Id, verdict);
@@ -200,7 +236,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return null;
         }
 
-        var page = await GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Tournament(Id)).GetPageAsync(query);
+        var page = await Board.GetPageAsync(query);
         return new TournamentStandings(View(), page);
     }
 
@@ -264,6 +300,12 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
         if (IsFinal)
         {
+            // One last push so listeners see the final status (only if this activation pushed before).
+            if (_lastPushAt > 0)
+            {
+                MarkStandingsChanged(long.MaxValue, 0);
+            }
+
             _transitionTimer?.Dispose();
             _transitionTimer = null;
             if (await this.GetReminder(LifecycleReminder) is { } reminder)
@@ -291,6 +333,91 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         {
             await this.RegisterOrUpdateReminder(LifecycleReminder, ReminderPeriod, ReminderPeriod);
             _reminderRegistered = true;
+        }
+    }
+
+    /// <summary>
+    /// Notes that ranks from <paramref name="fromRank"/> to <paramref name="toRank"/> may have changed and schedules one push,
+    /// due <see cref="StandingsPushInterval"/> after the previous one: however many runs arrive, a
+    /// tournament pushes at most once per interval.
+    /// </summary>
+    private void MarkStandingsChanged(long fromRank, long toRank)
+    {
+        _changedFromRank = Math.Min(_changedFromRank, fromRank);
+        _changedToRank = Math.Max(_changedToRank, toRank);
+        if (_pushDue)
+        {
+            return;
+        }
+
+        _pushDue = true;
+        var wait = TimeSpan.FromMilliseconds(Math.Max(0, _lastPushAt + (long)StandingsPushInterval.TotalMilliseconds - Now));
+        if (_pushTimer is null)
+        {
+            _pushTimer = this.RegisterGrainTimer(_ => PushStandingsAsync(), new GrainTimerCreationOptions(wait, Timeout.InfiniteTimeSpan));
+        }
+        else
+        {
+            _pushTimer.Change(wait, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// Sends the top entries and the changed ranks to every API node once. Changes are found by comparing
+    /// up to <see cref="StandingsScanWindow"/> positions of the changed range with what was last pushed;
+    /// the rest of a longer range (or changes past <see cref="StandingsUpdate.MaxChanges"/>) follows in the next push.
+    /// </summary>
+    private async Task PushStandingsAsync()
+    {
+        _pushDue = false;
+        _lastPushAt = Now;
+        var (fromRank, toRank) = (_changedFromRank, _changedToRank);
+        (_changedFromRank, _changedToRank) = (long.MaxValue, 0);
+        try
+        {
+            var top = Board.GetRangeAsync(1, StandingsUpdate.TopEntries);
+            var count = fromRank > toRank ? 0 : (int)Math.Min(StandingsScanWindow, toRank - fromRank + 1);
+            IReadOnlyList<LeaderboardEntry> scanned = count == 0 ? [] : await Board.GetRangeAsync(fromRank, count);
+            var changes = new List<StandingChange>();
+            long? continueFrom = count > 0 && scanned.Count == count && fromRank + count <= toRank ? fromRank + count : null;
+            foreach (var entry in scanned)
+            {
+                if (_pushed.TryGetValue(entry.PlayerId, out var last) && last == (entry.Rank, entry.Score))
+                {
+                    continue;
+                }
+
+                if (changes.Count == StandingsUpdate.MaxChanges)
+                {
+                    continueFrom = entry.Rank;
+                    break;
+                }
+
+                changes.Add(new StandingChange(entry.PlayerId, entry.Rank, entry.Score));
+            }
+
+            var view = View();
+            var update = new StandingsUpdate(Id, view.Status, view.EndsAt, await top, changes, continueFrom is not null);
+            await ToNodesAsync(node => node.OnStandingsAsync(update));
+            changes.ForEach(c => _pushed[c.PlayerId] = (c.Rank, c.Score));
+            if (continueFrom is { } next)
+            {
+                MarkStandingsChanged(next, toRank);
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Pushing standings of tournament {TournamentId} failed; retrying", Id);
+            MarkStandingsChanged(fromRank, toRank);
+        }
+    }
+
+    /// <summary>One one-way call per API node (docs/competitions.md); a dead node just misses the message.</summary>
+    private async Task ToNodesAsync(Func<IStandingsObserver, Task> send)
+    {
+        foreach (var node in await GrainFactory.GetGrain<IStandingsNodesGrain>(IStandingsNodesGrain.Key).GetNodesAsync())
+        {
+            send(node).Ignore();
         }
     }
 
