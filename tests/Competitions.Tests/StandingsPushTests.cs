@@ -8,7 +8,7 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Competitions.Tests;
 
 /// <summary>The hub's <c>Standings</c> event: real Kestrel, real SignalR clients in both protocols, runs fed through the scores grain.</summary>
-public sealed class StandingsPushTests(CompetitionsFixture fixture) : IClassFixture<CompetitionsFixture>
+public sealed class StandingsPushTests(ApiFixture fixture) : IClassFixture<ApiFixture>
 {
     private static readonly TimeSpan Silence = TimeSpan.FromSeconds(2);
 
