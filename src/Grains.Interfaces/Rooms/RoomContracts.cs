@@ -1,10 +1,12 @@
+using System.Runtime.Serialization;
 using System.Text.Json.Serialization;
-using MessagePack;
 
 namespace PlayMusic.Rooms;
 
-// The server→client payloads of PROTOCOL §2. They travel between grains (Orleans codecs) and to
-// clients (SignalR JSON: camelCase by default; MessagePack: the explicit camelCase [Key] names).
+// The server→client payloads of PROTOCOL §2. They travel between grains (Orleans codecs, which ignore
+// DataContract/DataMember) and to clients: SignalR JSON is camelCase by default; MessagePack's object
+// resolver takes the BCL [DataMember(Name)] as the string key, so this project needs no MessagePack package.
+// Under [DataContract] a property without [DataMember] is left out of MessagePack (WirePayloadTests guards that).
 
 /// <summary>Room phases, as sent on the wire.</summary>
 public static class RoomPhase
@@ -24,120 +26,120 @@ public static class LeaveReason
     public const string Kicked = "kicked";
 }
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record RoomSettings(
-    [property: Key("showGhosts")] bool ShowGhosts,
-    [property: Key("showScores")] bool ShowScores,
-    [property: Key("allowSpectators")] bool AllowSpectators)
+    [property: DataMember(Name = "showGhosts")] bool ShowGhosts,
+    [property: DataMember(Name = "showScores")] bool ShowScores,
+    [property: DataMember(Name = "allowSpectators")] bool AllowSpectators)
 {
     public static RoomSettings Default { get; } = new(true, true, true);
 }
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record RoomPlayerView(
-    [property: Key("seat")] int Seat,
-    [property: Key("playerId")] string PlayerId,
-    [property: Key("displayName")] string DisplayName,
-    [property: Key("ready")] bool Ready,
-    [property: Key("configLoaded")] bool ConfigLoaded,
-    [property: Key("connected")] bool Connected,
-    [property: Key("ghostColor")] string GhostColor,
-    [property: Key("ghostOpacity")] double GhostOpacity,
-    [property: Key("avatarId")] string? AvatarId);
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "playerId")] string PlayerId,
+    [property: DataMember(Name = "displayName")] string DisplayName,
+    [property: DataMember(Name = "ready")] bool Ready,
+    [property: DataMember(Name = "configLoaded")] bool ConfigLoaded,
+    [property: DataMember(Name = "connected")] bool Connected,
+    [property: DataMember(Name = "ghostColor")] string GhostColor,
+    [property: DataMember(Name = "ghostOpacity")] double GhostOpacity,
+    [property: DataMember(Name = "avatarId")] string? AvatarId);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record RoomView(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("joinCode")] string? JoinCode,
-    [property: Key("mode")] string Mode,
-    [property: Key("songId")] string SongId,
-    [property: Key("state")] string State,
-    [property: Key("hostSeat")] int HostSeat,
-    [property: Key("maxPlayers")] int MaxPlayers,
-    [property: Key("settings")] RoomSettings Settings,
-    [property: Key("config")] RawJson Config,
-    [property: Key("players")] IReadOnlyList<RoomPlayerView> Players,
-    [property: Key("spectators")] int Spectators,
-    [property: Key("startsAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? StartsAt);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "joinCode")] string? JoinCode,
+    [property: DataMember(Name = "mode")] string Mode,
+    [property: DataMember(Name = "songId")] string SongId,
+    [property: DataMember(Name = "state")] string State,
+    [property: DataMember(Name = "hostSeat")] int HostSeat,
+    [property: DataMember(Name = "maxPlayers")] int MaxPlayers,
+    [property: DataMember(Name = "settings")] RoomSettings Settings,
+    [property: DataMember(Name = "config")] RawJson Config,
+    [property: DataMember(Name = "players")] IReadOnlyList<RoomPlayerView> Players,
+    [property: DataMember(Name = "spectators")] int Spectators,
+    [property: DataMember(Name = "startsAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? StartsAt);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record RoomJoined(
-    [property: Key("room")] RoomView Room,
-    [property: Key("seat")] int Seat,
-    [property: Key("resumeToken")] string ResumeToken);
+    [property: DataMember(Name = "room")] RoomView Room,
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "resumeToken")] string ResumeToken);
 
-[GenerateSerializer, Immutable, MessagePackObject]
-public sealed record SpectatorJoined([property: Key("room")] RoomView Room);
+[GenerateSerializer, Immutable, DataContract]
+public sealed record SpectatorJoined([property: DataMember(Name = "room")] RoomView Room);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record LiveRoom(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("mode")] string Mode,
-    [property: Key("songId")] string SongId,
-    [property: Key("state")] string State,
-    [property: Key("players")] int Players,
-    [property: Key("spectators")] int Spectators,
-    [property: Key("startedAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? StartedAt);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "mode")] string Mode,
+    [property: DataMember(Name = "songId")] string SongId,
+    [property: DataMember(Name = "state")] string State,
+    [property: DataMember(Name = "players")] int Players,
+    [property: DataMember(Name = "spectators")] int Spectators,
+    [property: DataMember(Name = "startedAt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? StartedAt);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record CountdownStarted(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("startsAt")] long StartsAt,
-    [property: Key("seconds")] int Seconds);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "startsAt")] long StartsAt,
+    [property: DataMember(Name = "seconds")] int Seconds);
 
 /// <summary>One seat's ghost state in a <see cref="TickEvent"/>; a struct so a tick allocates one array.</summary>
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public readonly record struct SeatTick(
-    [property: Key("seat")] int Seat,
-    [property: Key("seq")] long Seq,
-    [property: Key("x")] float X,
-    [property: Key("y")] float Y,
-    [property: Key("z")] float Z,
-    [property: Key("lane")] int Lane,
-    [property: Key("anim")] string Anim,
-    [property: Key("score")] long Score,
-    [property: Key("combo")] long Combo,
-    [property: Key("connected")] bool Connected);
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "seq")] long Seq,
+    [property: DataMember(Name = "x")] float X,
+    [property: DataMember(Name = "y")] float Y,
+    [property: DataMember(Name = "z")] float Z,
+    [property: DataMember(Name = "lane")] int Lane,
+    [property: DataMember(Name = "anim")] string Anim,
+    [property: DataMember(Name = "score")] long Score,
+    [property: DataMember(Name = "combo")] long Combo,
+    [property: DataMember(Name = "connected")] bool Connected);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record TickEvent(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("tick")] long Tick,
-    [property: Key("serverTime")] long ServerTime,
-    [property: Key("songTimeMs")] long SongTimeMs,
-    [property: Key("full")] bool Full,
-    [property: Key("players")] SeatTick[] Players);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "tick")] long Tick,
+    [property: DataMember(Name = "serverTime")] long ServerTime,
+    [property: DataMember(Name = "songTimeMs")] long SongTimeMs,
+    [property: DataMember(Name = "full")] bool Full,
+    [property: DataMember(Name = "players")] SeatTick[] Players);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record StemsEvent(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("stems")] IReadOnlyDictionary<string, bool> Stems,
-    [property: Key("coopScore")] long CoopScore);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "stems")] IReadOnlyDictionary<string, bool> Stems,
+    [property: DataMember(Name = "coopScore")] long CoopScore);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record EmoteEvent(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("seat")] int Seat,
-    [property: Key("emote")] string Emote);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "emote")] string Emote);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record PlayerLeftEvent(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("seat")] int Seat,
-    [property: Key("playerId")] string PlayerId,
-    [property: Key("reason")] string Reason);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "playerId")] string PlayerId,
+    [property: DataMember(Name = "reason")] string Reason);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record RankingEntry(
-    [property: Key("seat")] int Seat,
-    [property: Key("playerId")] string PlayerId,
-    [property: Key("displayName")] string DisplayName,
-    [property: Key("score")] long Score,
-    [property: Key("rank")] int Rank);
+    [property: DataMember(Name = "seat")] int Seat,
+    [property: DataMember(Name = "playerId")] string PlayerId,
+    [property: DataMember(Name = "displayName")] string DisplayName,
+    [property: DataMember(Name = "score")] long Score,
+    [property: DataMember(Name = "rank")] int Rank);
 
-[GenerateSerializer, Immutable, MessagePackObject]
+[GenerateSerializer, Immutable, DataContract]
 public sealed record ResultsEvent(
-    [property: Key("roomId")] string RoomId,
-    [property: Key("ranking")] IReadOnlyList<RankingEntry> Ranking,
-    [property: Key("coopScore"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? CoopScore,
-    [property: Key("durationMs")] long DurationMs);
+    [property: DataMember(Name = "roomId")] string RoomId,
+    [property: DataMember(Name = "ranking")] IReadOnlyList<RankingEntry> Ranking,
+    [property: DataMember(Name = "coopScore"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? CoopScore,
+    [property: DataMember(Name = "durationMs")] long DurationMs);
