@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using PlayMusic.Analytics;
 using PlayMusic.Grains.Modes;
 using PlayMusic.Grains.Rooms;
@@ -39,8 +41,12 @@ public static class OrleansExtensions
                 o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
             foreach (var name in StorageNames.All)
             {
+                // Orleans' own serializer, not the Newtonsoft default: the state classes are
+                // [GenerateSerializer] types, and Newtonsoft populated shared default instances in place.
                 silo.AddAdoNetGrainStorage(name, (OptionsBuilder<AdoNetGrainStorageOptions> o) =>
-                    o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
+                    o.Configure<NpgsqlDataSource, Serializer>((options, dataSource, serializer) =>
+                        (options.Invariant, options.DataSource, options.GrainStorageSerializer) =
+                        (NpgsqlInvariant, dataSource, new OrleansGrainStorageSerializer(serializer))));
             }
 
             silo.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> o) =>

@@ -289,6 +289,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { level = 4 } }))!;
         var roomId = created["room"]!["roomId"]!.GetValue<string>();
         await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p1.InvokeAsync("UpdateSettings", new { showGhosts = false, allowSpectators = false });
 
         var grains = fixture.Host.Services.GetRequiredService<IGrainFactory>();
         await grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
@@ -297,6 +298,16 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var view = (await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true }))!;
         Assert.Equal(4, view["config"]!["level"]!.GetValue<int>());
         Assert.Equal(2, view["players"]!.AsArray().Count);
+        Assert.False(view["settings"]!["showGhosts"]!.GetValue<bool>());
+        Assert.False(view["settings"]!["allowSpectators"]!.GetValue<bool>());
+        Assert.True(view["settings"]!["showScores"]!.GetValue<bool>());
+
+        // Loading that state must not leak into shared defaults: a new room without config gets {}.
+        var (_, p3) = await fixture.PlayerAsync(Protocol.Json, "C");
+        await using var _3 = p3;
+        var fresh = (await p3.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
+        Assert.Empty(fresh["room"]!["config"]!.AsObject());
+        Assert.True(fresh["room"]!["settings"]!["showGhosts"]!.GetValue<bool>());
         await p1.NextAsync("RoomState", r => r["players"]!.AsArray().All(p => p!["connected"]!.GetValue<bool>())
             && r["players"]![1]!["ready"]!.GetValue<bool>(), TimeSpan.FromSeconds(30));
     }
