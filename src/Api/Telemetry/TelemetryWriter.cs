@@ -110,7 +110,7 @@ public sealed class TelemetryWriter(
 
     // Read after commit, in dispatch order: the same definitions as the counters' recount.
     private const string SessionFlagsSql = """
-        SELECT s.load_id, s.player_id, s.portal, s.started_at, s.country, s.device_tier,
+        SELECT s.session_id, s.load_id, s.player_id, s.portal, s.started_at, s.country, s.device_tier,
             EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id AND p.game_id = s.game_id
                     AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
             f.session_id = s.session_id, f.portal, f.started_at, f.country, f.device_tier
@@ -121,7 +121,7 @@ public sealed class TelemetryWriter(
         """;
 
     private const string DropoutFlagsSql = """
-        SELECT d.load_id, d.portal, d.received_at, d.country, d.device_tier FROM telemetry_dropouts d
+        SELECT d.id, d.load_id, d.portal, d.received_at, d.country, d.device_tier FROM telemetry_dropouts d
         WHERE d.id = ANY($1)
           AND NOT EXISTS (SELECT 1 FROM telemetry_dropouts e WHERE e.load_id = d.load_id AND e.id < d.id)
           AND NOT EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.load_id = d.load_id)
@@ -238,18 +238,28 @@ public sealed class TelemetryWriter(
         }
     }
 
+    /// <summary>
+    /// Counts committed batches in dispatch order. When it falls behind, it takes every batch
+    /// that has already committed at once (one flag query, one round of stream messages), so it
+    /// never holds back the writers for long.
+    /// </summary>
     private async Task CountLoopAsync()
     {
-        await foreach (var write in _committed.Reader.ReadAllAsync())
+        var writes = _committed.Reader;
+        while (await writes.WaitToReadAsync())
         {
-            if (await write is not { } committed)
+            var group = new List<CommittedBatch>();
+            while (writes.TryPeek(out var write) && (group.Count == 0 || write.IsCompleted) && writes.TryRead(out _))
             {
-                continue;
+                if (await write is { } committed)
+                {
+                    group.Add(committed);
+                }
             }
 
             try
             {
-                await PublishAsync(await CountAsync(committed));
+                await PublishAsync(await CountAsync(group));
             }
             catch (Exception ex)
             {
@@ -273,7 +283,8 @@ public sealed class TelemetryWriter(
         var perfs = batch.Where(p => p.Row is PerfRow).GroupBy(p => ((PerfRow)p.Row).SessionId).ToList();
         var ends = batch.Where(p => p.Row is EndRow).GroupBy(p => ((EndRow)p.Row).SessionId).ToList();
 
-        await using var command = dataSource.CreateBatch();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = connection.CreateBatch();
         command.BatchCommands.Add(new NpgsqlBatchCommand(TransactionSql));
         if (sessions.Count > 0)
         {
@@ -316,10 +327,14 @@ public sealed class TelemetryWriter(
                 Array(dropouts, r => r.ReceivedAt, NpgsqlDbType.TimestampTz)));
         }
 
+        // Npgsql keeps prepared statements per pooled connection: a round trip only the first time a
+        // connection sees a statement; after that PostgreSQL skips parsing and planning.
+        await command.PrepareAsync();
+
         // Results are collected first and handed out only after the whole batch has committed
         // (the implicit transaction commits when the last statement's results are read).
         var completions = new List<Action>();
-        var committed = new CommittedBatch(sessions.Select(r => r.SessionId).ToArray());
+        var committed = new CommittedBatch(sessions.Select(r => r.SessionId).ToList());
         await using (var reader = await command.ExecuteReaderAsync())
         {
             await reader.ReadAsync();
@@ -399,55 +414,69 @@ public sealed class TelemetryWriter(
     }
 
     /// <summary>
-    /// The counters' events of a committed batch. Runs in dispatch order after every earlier batch
-    /// has committed, so the flags read here see every session that orders before this batch's.
+    /// The counters' events of committed batches, one message per portal × day and transaction.
+    /// Runs in dispatch order after every earlier batch has committed, so the flags read here see
+    /// every session that orders before these batches' sessions.
     /// </summary>
-    private async Task<Dictionary<string, EventsBuilder>> CountAsync(CommittedBatch committed)
+    private async Task<Dictionary<(string Key, long TransactionId), EventsBuilder>> CountAsync(List<CommittedBatch> group)
     {
-        var events = new Dictionary<string, EventsBuilder>();
-        EventsBuilder EventsFor(string portal, DateTime at)
+        var events = new Dictionary<(string, long), EventsBuilder>();
+        EventsBuilder EventsFor(string portal, DateTime at, long transactionId)
         {
-            var key = TelemetryStreams.Key(portal, TelemetryStreams.Day(at));
+            var key = (TelemetryStreams.Key(portal, TelemetryStreams.Day(at)), transactionId);
             if (!events.TryGetValue(key, out var builder))
             {
-                events[key] = builder = new EventsBuilder(committed.TransactionId);
+                events[key] = builder = new EventsBuilder(transactionId);
             }
 
             return builder;
         }
 
-        foreach (var (portal, startedAt, perf) in committed.Perfs)
+        var sessionTransactions = new Dictionary<Guid, long>();
+        var dropoutTransactions = new Dictionary<long, long>();
+        foreach (var committed in group)
         {
-            EventsFor(portal, startedAt).Perfs.Add(perf);
+            foreach (var (portal, startedAt, perf) in committed.Perfs)
+            {
+                EventsFor(portal, startedAt, committed.TransactionId).Perfs.Add(perf);
+            }
+
+            committed.SessionIds.ForEach(id => sessionTransactions[id] = committed.TransactionId);
+            committed.DropoutIds.ForEach(id => dropoutTransactions[id] = committed.TransactionId);
         }
 
-        if (committed.SessionIds.Length == 0 && committed.DropoutIds.Count == 0)
+        if (sessionTransactions.Count == 0 && dropoutTransactions.Count == 0)
         {
             return events;
         }
 
-        await using var command = dataSource.CreateBatch();
-        command.BatchCommands.Add(Statement(SessionFlagsSql, new NpgsqlParameter { Value = committed.SessionIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid }));
-        command.BatchCommands.Add(Statement(DropoutFlagsSql, new NpgsqlParameter { Value = committed.DropoutIds.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint }));
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = connection.CreateBatch();
+        command.BatchCommands.Add(Statement(SessionFlagsSql,
+            new NpgsqlParameter { Value = sessionTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid }));
+        command.BatchCommands.Add(Statement(DropoutFlagsSql,
+            new NpgsqlParameter { Value = dropoutTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint }));
+        await command.PrepareAsync();
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
         {
-            var (playerId, startedAt, isFirst, firstAt) = (reader.GetString(1), reader.GetDateTime(3), reader.GetBoolean(7), reader.GetDateTime(9));
-            EventsFor(reader.GetString(2), startedAt).Sessions.Add(new SessionCounted(
-                reader.GetGuid(0), playerId, Dimensions.Of(NullableString(reader, 4), NullableString(reader, 5)), reader.GetBoolean(6), isFirst));
+            var (playerId, startedAt, isFirst, firstAt) = (reader.GetString(2), reader.GetDateTime(4), reader.GetBoolean(8), reader.GetDateTime(10));
+            var transactionId = sessionTransactions[reader.GetGuid(0)];
+            EventsFor(reader.GetString(3), startedAt, transactionId).Sessions.Add(new SessionCounted(
+                reader.GetGuid(1), playerId, Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), reader.GetBoolean(7), isFirst));
             var dayOffset = TelemetryStreams.Day(startedAt).DayNumber - TelemetryStreams.Day(firstAt).DayNumber;
             if (!isFirst && PortalDayCounts.RetentionDays.Contains(dayOffset))
             {
-                EventsFor(reader.GetString(8), firstAt).Returns.Add(new PlayerReturned(
-                    playerId, Dimensions.Of(NullableString(reader, 10), NullableString(reader, 11)), dayOffset));
+                EventsFor(reader.GetString(9), firstAt, transactionId).Returns.Add(new PlayerReturned(
+                    playerId, Dimensions.Of(NullableString(reader, 11), NullableString(reader, 12)), dayOffset));
             }
         }
 
         await reader.NextResultAsync();
         while (await reader.ReadAsync())
         {
-            EventsFor(reader.GetString(1), reader.GetDateTime(2)).Dropouts.Add(new DropoutCounted(
-                reader.GetGuid(0), Dimensions.Of(NullableString(reader, 3), NullableString(reader, 4))));
+            EventsFor(reader.GetString(2), reader.GetDateTime(3), dropoutTransactions[reader.GetInt64(0)]).Dropouts.Add(new DropoutCounted(
+                reader.GetGuid(1), Dimensions.Of(NullableString(reader, 4), NullableString(reader, 5))));
         }
 
         return events;
@@ -457,7 +486,7 @@ public sealed class TelemetryWriter(
     /// Best effort: a lost message only delays a counter until its next recount from the raw
     /// tables (activation or the periodic reconcile), never loses an event.
     /// </summary>
-    private async Task PublishAsync(Dictionary<string, EventsBuilder> events)
+    private async Task PublishAsync(Dictionary<(string Key, long TransactionId), EventsBuilder> events)
     {
         if (events.Count == 0)
         {
@@ -466,7 +495,7 @@ public sealed class TelemetryWriter(
 
         var provider = cluster.GetStreamProvider(TelemetryStreams.ProviderName);
         await Task.WhenAll(events.Select(e =>
-            provider.GetStream<PortalDayEvents>(StreamId.Create(TelemetryStreams.Namespace, e.Key)).OnNextAsync(e.Value.Build())));
+            provider.GetStream<PortalDayEvents>(StreamId.Create(TelemetryStreams.Namespace, e.Key.Key)).OnNextAsync(e.Value.Build())));
     }
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
@@ -490,11 +519,11 @@ public sealed class TelemetryWriter(
     }
 
     /// <summary>What the counting loop needs of a committed batch; the rest it reads back.</summary>
-    private sealed class CommittedBatch(Guid[] sessionIds)
+    private sealed class CommittedBatch(List<Guid> sessionIds)
     {
         public long TransactionId { get; set; }
 
-        public Guid[] SessionIds { get; } = sessionIds;
+        public List<Guid> SessionIds { get; } = sessionIds;
 
         public List<long> DropoutIds { get; } = [];
 
