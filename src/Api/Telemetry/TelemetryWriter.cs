@@ -414,7 +414,7 @@ public sealed class TelemetryWriter(
     }
 
     /// <summary>
-    /// The counters' events of committed batches, one message per portal × day and transaction.
+    /// The counters' events of committed batches, per portal × day and transaction.
     /// Runs in dispatch order after every earlier batch has committed, so the flags read here see
     /// every session that orders before these batches' sessions.
     /// </summary>
@@ -494,8 +494,9 @@ public sealed class TelemetryWriter(
         }
 
         var provider = cluster.GetStreamProvider(TelemetryStreams.ProviderName);
-        await Task.WhenAll(events.Select(e =>
-            provider.GetStream<PortalDayEvents>(StreamId.Create(TelemetryStreams.Namespace, e.Key.Key)).OnNextAsync(e.Value.Build())));
+        await Task.WhenAll(events.GroupBy(e => e.Key.Key).Select(counter =>
+            provider.GetStream<PortalDayEventBatch>(StreamId.Create(TelemetryStreams.Namespace, counter.Key))
+                .OnNextAsync(new PortalDayEventBatch(counter.Select(e => e.Value.Build()).ToList()))));
     }
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
