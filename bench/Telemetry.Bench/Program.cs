@@ -37,6 +37,7 @@ return 0;
 
 async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<(bool Ok, double Ms)>>> iteration, bool print = true)
 {
+    var loadBefore = LoadAverage();
     var cpuBefore = ServerCpu(options.ServerPid);
     var wall = Stopwatch.StartNew();
     var deadline = DateTime.UtcNow + duration;
@@ -63,7 +64,8 @@ async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<
             $"{name}: {ok} accepted, {all.Count - ok} failed in {wall.Elapsed.TotalSeconds:F1} s = {result.PerSecond:F0}/s; " +
             $"latency p50 {Percentile(latencies, 0.50):F2} ms, p99 {Percentile(latencies, 0.99):F2} ms; " +
             (cpu is null ? "server CPU: give --server-pid" : $"server CPU {cpu.Value.TotalSeconds / wall.Elapsed.TotalSeconds:F2} cores " +
-                $"({cpu.Value.TotalMilliseconds / Math.Max(1, ok):F3} ms CPU per request)"));
+                $"({cpu.Value.TotalMilliseconds / Math.Max(1, ok):F3} ms CPU per request)") +
+            $"; load average {loadBefore} → {LoadAverage()}");
     }
 
     return result;
@@ -138,6 +140,9 @@ static int LogNormal(Random random, double median)
 
 static double Percentile(double[] sorted, double fraction) =>
     sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+/// <summary>The machine's 1-minute load average (Linux): other work on the machine skews every figure.</summary>
+static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
 /// <summary>User + system CPU time of the server process, from /proc (Linux).</summary>
 static TimeSpan? ServerCpu(int? pid)

@@ -21,7 +21,7 @@ public static class TelemetryExtensions
     public const string ReadyTag = "ready";
 
     /// <summary>
-    /// OpenTelemetry metrics (Prometheus scrape at <c>/metrics</c>) and traces; OTLP export switches
+    /// OpenTelemetry metrics (Prometheus scrape at <c>/metrics</c>); traces and OTLP export switch
     /// on when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set. The database health check for <c>/readyz</c>
     /// (the silo or cluster-client check comes with the Orleans role).
     /// </summary>
@@ -35,15 +35,17 @@ public static class TelemetryExtensions
                 .AddMeter("Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.Http.Connections", "Microsoft.AspNetCore.SignalR")
                 .AddRuntimeInstrumentation()
                 .AddNpgsqlInstrumentation()
-                .AddPrometheusExporter())
-            .WithTracing(tracing => tracing
-                .AddSource(PlayMusicMeter, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
-                .AddAspNetCoreInstrumentation()
-                .AddHttpClientInstrumentation()
-                .AddNpgsql());
+                .AddPrometheusExporter());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            otel.UseOtlpExporter();
+            // Traces only when something receives them: recording an activity for every request,
+            // grain call and SQL command costs CPU on every hot path (measured on the telemetry ingest).
+            otel.WithTracing(tracing => tracing
+                    .AddSource(PlayMusicMeter, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddNpgsql())
+                .UseOtlpExporter();
         }
 
         builder.Services.AddHealthChecks()

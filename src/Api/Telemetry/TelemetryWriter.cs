@@ -33,13 +33,21 @@ public sealed record StoredEnd(
     long Score, long DurationMs, bool Completed, DateTime EndedAt);
 
 /// <summary>
-/// Group commit for raw telemetry: requests queue their rows on a channel; each of
-/// <see cref="Writers"/> loops takes everything queued (up to <see cref="MaxBatch"/>) and stores it
-/// with one multi-statement round trip, which PostgreSQL runs as one implicit transaction. One loop:
-/// then each batch sees every earlier one, which the replay/first-session flags need (concurrent
-/// batches could not see each other's sessions; the counters' recount would repair that only later). Each request's task completes only after that
-/// commit, so a 2xx always means the row is durable. The committed events then go to the counter
-/// grains on the telemetry stream.
+/// Group commit for raw telemetry: requests queue their rows on a channel; a dispatch loop takes
+/// everything queued (up to <see cref="MaxBatch"/>) and stores it with one multi-statement round
+/// trip, which PostgreSQL runs as one implicit transaction. Up to <see cref="MaxInFlight"/> batches
+/// commit at once on separate connections, so their WAL flushes overlap (PostgreSQL flushes
+/// concurrent commits together) and the next batch fills while earlier ones commit. Each request's
+/// task completes only after its batch's commit, so a 2xx always means the row is durable.
+/// <para>
+/// The inserts decide nothing that depends on other batches except through PostgreSQL's own
+/// locks (the perf/end primary keys), so concurrent batches answer correctly. What does depend on
+/// order (the replay and first-session flags, a load's first beacon) is read after commit by one
+/// counting loop that takes batches in dispatch order and waits for each one's commit, so when it
+/// reads batch N every earlier batch of this node has committed; sessions are stamped so that a
+/// later batch never starts before an earlier one (<see cref="StampSessions"/>). Then the events
+/// go to the counter grains on the telemetry stream.
+/// </para>
 /// </summary>
 public sealed class TelemetryWriter(
     NpgsqlDataSource dataSource,
@@ -48,36 +56,19 @@ public sealed class TelemetryWriter(
     ILogger<TelemetryWriter> logger) : BackgroundService
 {
     public const int MaxBatch = 1000;
-    public const int Writers = 1;
+    public const int MaxInFlight = 4;
 
     private const string TransactionSql = "SELECT pg_current_xact_id()::text::bigint";
 
     private const string SessionsSql = """
-        WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                 $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-                AS t(session_id, load_id, player_id, display_name, game_id, mode, portal,
-                     referrer_host, country, device_tier, engine_version, started_at)),
-        inserted AS (
-            INSERT INTO telemetry_sessions (session_id, load_id, player_id, display_name, game_id, mode, portal,
-                                            referrer_host, country, device_tier, engine_version, started_at)
-            SELECT * FROM input)
-        -- The main query does not see the rows inserted above (one snapshot), hence the unions with input.
-        SELECT i.session_id,
-            EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = i.player_id AND p.game_id = i.game_id
-                    AND (p.started_at, p.session_id) < (i.started_at, i.session_id))
-            OR EXISTS (SELECT 1 FROM input p WHERE p.player_id = i.player_id AND p.game_id = i.game_id
-                    AND (p.started_at, p.session_id) < (i.started_at, i.session_id)),
-            f.session_id, f.portal, f.started_at, f.country, f.device_tier
-        FROM input i CROSS JOIN LATERAL (
-            SELECT * FROM (
-                (SELECT session_id, portal, started_at, country, device_tier FROM telemetry_sessions
-                 WHERE player_id = i.player_id ORDER BY started_at, session_id LIMIT 1)
-                UNION ALL
-                SELECT session_id, portal, started_at, country, device_tier FROM input WHERE player_id = i.player_id) x
-            ORDER BY x.started_at, x.session_id LIMIT 1) f
+        INSERT INTO telemetry_sessions (session_id, load_id, player_id, display_name, game_id, mode, portal,
+                                        referrer_host, country, device_tier, engine_version, started_at)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                             $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
         """;
 
+    // Rows are inserted in key order, so concurrent batches take the primary-key locks of
+    // telemetry_perf and telemetry_session_ends in one order and cannot deadlock.
     private const string PerfSql = """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::timestamptz[])
@@ -85,6 +76,7 @@ public sealed class TelemetryWriter(
         inserted AS (
             INSERT INTO telemetry_perf (session_id, download_ms, config_ms, assets_ms, audio_ms, gateway_ms, received_at)
             SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
+            ORDER BY i.session_id
             ON CONFLICT (session_id) DO NOTHING
             RETURNING session_id)
         SELECT i.session_id, s.session_id IS NOT NULL, n.session_id IS NOT NULL, s.portal, s.started_at, s.country, s.device_tier
@@ -94,47 +86,67 @@ public sealed class TelemetryWriter(
         """;
 
     private const string EndsSql = """
-        WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::timestamptz[])
-                AS t(session_id, score, duration_ms, completed, ended_at)),
-        inserted AS (
-            INSERT INTO telemetry_session_ends (session_id, score, duration_ms, completed, ended_at)
-            SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
-            ON CONFLICT (session_id) DO NOTHING
-            RETURNING *)
-        SELECT i.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal,
-            coalesce(n.score, e.score, i.score), coalesce(n.duration_ms, e.duration_ms, i.duration_ms),
-            coalesce(n.completed, e.completed, i.completed), coalesce(n.ended_at, e.ended_at, i.ended_at)
-        FROM input i
-        JOIN telemetry_sessions s ON s.session_id = i.session_id
-        LEFT JOIN inserted n ON n.session_id = i.session_id
-        LEFT JOIN telemetry_session_ends e ON e.session_id = i.session_id
+        INSERT INTO telemetry_session_ends (session_id, score, duration_ms, completed, ended_at)
+        SELECT i.* FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::timestamptz[])
+            AS i(session_id, score, duration_ms, completed, ended_at)
+        WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
+        ORDER BY i.session_id
+        ON CONFLICT (session_id) DO NOTHING
+        """;
+
+    // A statement of its own: its snapshot is taken after the insert above, so it sees the first
+    // end even when a concurrent batch stored it (the insert waited for that batch's commit).
+    private const string StoredEndsSql = """
+        SELECT e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed, e.ended_at
+        FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
+        WHERE e.session_id = ANY($1)
         """;
 
     private const string DropoutsSql = """
-        WITH input AS (
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::timestamptz[])
-                WITH ORDINALITY AS t(load_id, game_id, portal, referrer_host, stage, elapsed_ms, country, device_tier, received_at, ord)),
-        inserted AS (
-            INSERT INTO telemetry_dropouts (load_id, game_id, portal, referrer_host, stage, elapsed_ms, country, device_tier, received_at)
-            SELECT load_id, game_id, portal, referrer_host, stage, elapsed_ms, country, device_tier, received_at FROM input ORDER BY ord)
-        SELECT i.ord,
-            NOT EXISTS (SELECT 1 FROM telemetry_dropouts d WHERE d.load_id = i.load_id)
-            AND NOT EXISTS (SELECT 1 FROM input j WHERE j.load_id = i.load_id AND j.ord < i.ord),
-            EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.load_id = i.load_id)
-        FROM input i
+        INSERT INTO telemetry_dropouts (load_id, game_id, portal, referrer_host, stage, elapsed_ms, country, device_tier, received_at)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::timestamptz[])
+        RETURNING id
         """;
+
+    // Read after commit, in dispatch order: the same definitions as the counters' recount.
+    private const string SessionFlagsSql = """
+        SELECT s.session_id, s.load_id, s.player_id, s.portal, s.started_at, s.country, s.device_tier,
+            EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id AND p.game_id = s.game_id
+                    AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
+            f.session_id = s.session_id, f.portal, f.started_at, f.country, f.device_tier
+        FROM telemetry_sessions s CROSS JOIN LATERAL (
+            SELECT session_id, portal, started_at, country, device_tier FROM telemetry_sessions
+            WHERE player_id = s.player_id ORDER BY started_at, session_id LIMIT 1) f
+        WHERE s.session_id = ANY($1)
+        """;
+
+    private const string DropoutFlagsSql = """
+        SELECT d.id, d.load_id, d.portal, d.received_at, d.country, d.device_tier FROM telemetry_dropouts d
+        WHERE d.id = ANY($1)
+          AND NOT EXISTS (SELECT 1 FROM telemetry_dropouts e WHERE e.load_id = d.load_id AND e.id < d.id)
+          AND NOT EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.load_id = d.load_id)
+        """;
+
+    private static readonly TimeSpan Microsecond = TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond);
 
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(10 * MaxBatch)
     {
-        SingleReader = false,
+        SingleReader = true,
     });
+
+    // Writes in dispatch order; the counting loop awaits each one, so it sees commits in that order.
+    private readonly Channel<Task<CommittedBatch?>> _committed = Channel.CreateBounded<Task<CommittedBatch?>>(4 * MaxInFlight);
+
+    private readonly SemaphoreSlim _connections = new(MaxInFlight);
 
     private readonly Counter<long> _ingested = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateCounter<long>("playmusic.analytics.events_ingested", description: "Telemetry events durably stored");
 
     private readonly Histogram<int> _batchSize = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateHistogram<int>("playmusic.analytics.batch_size", description: "Telemetry rows per group commit");
+
+    /// <summary>Latest <c>started_at</c> of any dispatched batch (only the dispatch loop uses it).</summary>
+    private DateTime _lastStartedAt = DateTime.MinValue;
 
     public Task StoreSessionAsync(SessionRow row) => EnqueueAsync<object?>(row);
 
@@ -161,36 +173,98 @@ public sealed class TelemetryWriter(
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteLoopAsync, CancellationToken.None)));
+        Task.WhenAll(Task.Run(DispatchLoopAsync, CancellationToken.None), Task.Run(CountLoopAsync, CancellationToken.None));
 
-    private async Task WriteLoopAsync()
+    private async Task DispatchLoopAsync()
     {
-        var batch = new List<Pending>(MaxBatch);
         // Requests still queued at shutdown are written too: the channel is drained, not dropped.
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
+            // While every connection is busy, requests keep queueing: the next batch grows.
+            await _connections.WaitAsync();
+            var batch = new List<Pending>();
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var pending))
             {
                 batch.Add(pending);
             }
 
-            Dictionary<string, EventsBuilder> events;
+            StampSessions(batch);
+            await _committed.Writer.WriteAsync(WriteAndReleaseAsync(batch));
+        }
+
+        _committed.Writer.Complete();
+    }
+
+    /// <summary>
+    /// Makes every session of this batch start after every session of earlier batches (at most by
+    /// the few milliseconds a request can spend before reaching the queue), so when the counting
+    /// loop reads a batch's flags, no session that orders before it can still be uncommitted.
+    /// PostgreSQL keeps microseconds, hence the truncation.
+    /// </summary>
+    private void StampSessions(List<Pending> batch)
+    {
+        var earliest = _lastStartedAt + Microsecond;
+        foreach (var pending in batch)
+        {
+            if (pending.Row is SessionRow row)
+            {
+                var startedAt = new DateTime(row.StartedAt.Ticks - (row.StartedAt.Ticks % TimeSpan.TicksPerMicrosecond), DateTimeKind.Utc);
+                startedAt = startedAt < earliest ? earliest : startedAt;
+                pending.Row = row with { StartedAt = startedAt };
+                _lastStartedAt = startedAt > _lastStartedAt ? startedAt : _lastStartedAt;
+            }
+        }
+    }
+
+    /// <summary>Never throws: a failed batch fails its requests (503) and yields null.</summary>
+    private async Task<CommittedBatch?> WriteAndReleaseAsync(List<Pending> batch)
+    {
+        try
+        {
+            var committed = await WriteAsync(batch);
+            _batchSize.Record(batch.Count);
+            _ingested.Add(batch.Count);
+            return committed;
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Telemetry batch of {Count} rows failed", batch.Count);
+            batch.ForEach(p => p.Done.TrySetException(new TelemetryUnavailableException(ex)));
+            return null;
+        }
+        finally
+        {
+            _connections.Release();
+        }
+    }
+
+    /// <summary>
+    /// Counts committed batches in dispatch order. When it falls behind, it takes every batch
+    /// that has already committed at once (one flag query, one round of stream messages), so it
+    /// never holds back the writers for long.
+    /// </summary>
+    private async Task CountLoopAsync()
+    {
+        var writes = _committed.Reader;
+        while (await writes.WaitToReadAsync())
+        {
+            var group = new List<CommittedBatch>();
+            while (writes.TryPeek(out var write) && (group.Count == 0 || write.IsCompleted) && writes.TryRead(out _))
+            {
+                if (await write is { } committed)
+                {
+                    group.Add(committed);
+                }
+            }
+
             try
             {
-                events = await WriteAsync(batch);
+                await PublishAsync(await CountAsync(group));
             }
             catch (Exception ex)
             {
-                logger.LogError(ex, "Telemetry batch of {Count} rows failed", batch.Count);
-                batch.ForEach(p => p.Done.TrySetException(new TelemetryUnavailableException(ex)));
-                batch.Clear();
-                continue;
+                logger.LogWarning(ex, "Counting committed telemetry failed; the counters catch up on their next recount");
             }
-
-            _batchSize.Record(batch.Count);
-            _ingested.Add(batch.Count);
-            batch.Clear();
-            await PublishAsync(events);
         }
     }
 
@@ -200,27 +274,27 @@ public sealed class TelemetryWriter(
         await base.StopAsync(cancellationToken);
     }
 
-    /// <summary>Stores the batch and completes every request in it; returns the events to publish.</summary>
-    private async Task<Dictionary<string, EventsBuilder>> WriteAsync(List<Pending> batch)
+    /// <summary>Stores the batch and completes every request in it once it has committed.</summary>
+    private async Task<CommittedBatch> WriteAsync(List<Pending> batch)
     {
-        var sessions = batch.Where(p => p.Row is SessionRow).ToList();
-        var dropouts = batch.Where(p => p.Row is DropoutRow).ToList();
+        var sessions = batch.Where(p => p.Row is SessionRow).Select(p => (SessionRow)p.Row).ToList();
+        var dropouts = batch.Where(p => p.Row is DropoutRow).Select(p => (DropoutRow)p.Row).ToList();
         // Repeats of one session inside a batch are answered from the first one's outcome.
         var perfs = batch.Where(p => p.Row is PerfRow).GroupBy(p => ((PerfRow)p.Row).SessionId).ToList();
         var ends = batch.Where(p => p.Row is EndRow).GroupBy(p => ((EndRow)p.Row).SessionId).ToList();
 
-        await using var command = dataSource.CreateBatch();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = connection.CreateBatch();
         command.BatchCommands.Add(new NpgsqlBatchCommand(TransactionSql));
         if (sessions.Count > 0)
         {
-            var rows = sessions.Select(p => (SessionRow)p.Row).ToList();
             command.BatchCommands.Add(Statement(SessionsSql,
-                Array(rows, r => r.SessionId, NpgsqlDbType.Uuid), Array(rows, r => r.LoadId, NpgsqlDbType.Uuid),
-                Array(rows, r => r.PlayerId, NpgsqlDbType.Text), Array(rows, r => r.DisplayName, NpgsqlDbType.Text),
-                Array(rows, r => r.GameId, NpgsqlDbType.Text), Array(rows, r => r.Mode, NpgsqlDbType.Text),
-                Array(rows, r => r.Portal, NpgsqlDbType.Text), Array(rows, r => r.ReferrerHost, NpgsqlDbType.Text),
-                Array(rows, r => r.Country, NpgsqlDbType.Text), Array(rows, r => r.DeviceTier, NpgsqlDbType.Text),
-                Array(rows, r => r.EngineVersion, NpgsqlDbType.Text), Array(rows, r => r.StartedAt, NpgsqlDbType.TimestampTz)));
+                Array(sessions, r => r.SessionId, NpgsqlDbType.Uuid), Array(sessions, r => r.LoadId, NpgsqlDbType.Uuid),
+                Array(sessions, r => r.PlayerId, NpgsqlDbType.Text), Array(sessions, r => r.DisplayName, NpgsqlDbType.Text),
+                Array(sessions, r => r.GameId, NpgsqlDbType.Text), Array(sessions, r => r.Mode, NpgsqlDbType.Text),
+                Array(sessions, r => r.Portal, NpgsqlDbType.Text), Array(sessions, r => r.ReferrerHost, NpgsqlDbType.Text),
+                Array(sessions, r => r.Country, NpgsqlDbType.Text), Array(sessions, r => r.DeviceTier, NpgsqlDbType.Text),
+                Array(sessions, r => r.EngineVersion, NpgsqlDbType.Text), Array(sessions, r => r.StartedAt, NpgsqlDbType.TimestampTz)));
         }
 
         if (perfs.Count > 0)
@@ -240,56 +314,32 @@ public sealed class TelemetryWriter(
                 Array(rows, r => r.SessionId, NpgsqlDbType.Uuid), Array(rows, r => r.Score, NpgsqlDbType.Bigint),
                 Array(rows, r => r.DurationMs, NpgsqlDbType.Bigint), Array(rows, r => r.Completed, NpgsqlDbType.Boolean),
                 Array(rows, r => r.EndedAt, NpgsqlDbType.TimestampTz)));
+            command.BatchCommands.Add(Statement(StoredEndsSql, Array(rows, r => r.SessionId, NpgsqlDbType.Uuid)));
         }
 
         if (dropouts.Count > 0)
         {
-            var rows = dropouts.Select(p => (DropoutRow)p.Row).ToList();
             command.BatchCommands.Add(Statement(DropoutsSql,
-                Array(rows, r => r.LoadId, NpgsqlDbType.Uuid), Array(rows, r => r.GameId, NpgsqlDbType.Text),
-                Array(rows, r => r.Portal, NpgsqlDbType.Text), Array(rows, r => r.ReferrerHost, NpgsqlDbType.Text),
-                Array(rows, r => r.Stage, NpgsqlDbType.Text), Array(rows, r => r.ElapsedMs, NpgsqlDbType.Integer),
-                Array(rows, r => r.Country, NpgsqlDbType.Text), Array(rows, r => r.DeviceTier, NpgsqlDbType.Text),
-                Array(rows, r => r.ReceivedAt, NpgsqlDbType.TimestampTz)));
+                Array(dropouts, r => r.LoadId, NpgsqlDbType.Uuid), Array(dropouts, r => r.GameId, NpgsqlDbType.Text),
+                Array(dropouts, r => r.Portal, NpgsqlDbType.Text), Array(dropouts, r => r.ReferrerHost, NpgsqlDbType.Text),
+                Array(dropouts, r => r.Stage, NpgsqlDbType.Text), Array(dropouts, r => r.ElapsedMs, NpgsqlDbType.Integer),
+                Array(dropouts, r => r.Country, NpgsqlDbType.Text), Array(dropouts, r => r.DeviceTier, NpgsqlDbType.Text),
+                Array(dropouts, r => r.ReceivedAt, NpgsqlDbType.TimestampTz)));
         }
+
+        // Npgsql keeps prepared statements per pooled connection: a round trip only the first time a
+        // connection sees a statement; after that PostgreSQL skips parsing and planning.
+        await command.PrepareAsync();
 
         // Results are collected first and handed out only after the whole batch has committed
         // (the implicit transaction commits when the last statement's results are read).
         var completions = new List<Action>();
-        var events = new Dictionary<string, EventsBuilder>();
-        EventsBuilder EventsFor(string portal, DateTime at) =>
-            events.TryGetValue(TelemetryStreams.Key(portal, TelemetryStreams.Day(at)), out var e) ? e
-                : events[TelemetryStreams.Key(portal, TelemetryStreams.Day(at))] = new EventsBuilder();
-
-        long transactionId;
+        var committed = new CommittedBatch(sessions.Select(r => r.SessionId).ToList());
         await using (var reader = await command.ExecuteReaderAsync())
         {
             await reader.ReadAsync();
-            transactionId = reader.GetInt64(0);
-
-            if (sessions.Count > 0)
-            {
-                await reader.NextResultAsync();
-                var bySession = sessions.ToDictionary(p => ((SessionRow)p.Row).SessionId);
-                while (await reader.ReadAsync())
-                {
-                    var pending = bySession[reader.GetGuid(0)];
-                    var row = (SessionRow)pending.Row;
-                    var isFirst = reader.GetGuid(2) == row.SessionId;
-                    EventsFor(row.Portal, row.StartedAt).Sessions.Add(new SessionCounted(
-                        row.LoadId, row.PlayerId, Dimensions.Of(row.Country, row.DeviceTier), reader.GetBoolean(1), isFirst));
-                    var firstAt = reader.GetDateTime(4);
-                    var dayOffset = TelemetryStreams.Day(row.StartedAt).DayNumber - TelemetryStreams.Day(firstAt).DayNumber;
-                    if (!isFirst && PortalDayCounts.RetentionDays.Contains(dayOffset))
-                    {
-                        EventsFor(reader.GetString(3), firstAt).Returns.Add(new PlayerReturned(
-                            row.PlayerId, Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), dayOffset));
-                    }
-
-                    completions.Add(() => pending.Done.TrySetResult(null));
-                }
-            }
-
+            committed.TransactionId = reader.GetInt64(0);
+            // NextResult skips statements that return no rows (the session and end inserts).
             if (perfs.Count > 0)
             {
                 await reader.NextResultAsync();
@@ -302,8 +352,8 @@ public sealed class TelemetryWriter(
                     if (outcome == PerfOutcome.Stored)
                     {
                         var row = (PerfRow)group.First().Row;
-                        EventsFor(reader.GetString(3), reader.GetDateTime(4)).Perfs.Add(new PerfCounted(
-                            Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), row.DownloadMs, row.ConfigMs, row.AssetsMs, row.AudioMs));
+                        committed.Perfs.Add((reader.GetString(3), reader.GetDateTime(4), new PerfCounted(
+                            Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), row.DownloadMs, row.ConfigMs, row.AssetsMs, row.AudioMs)));
                     }
 
                     var repeat = outcome == PerfOutcome.UnknownSession ? outcome : PerfOutcome.AlreadyReported;
@@ -344,14 +394,7 @@ public sealed class TelemetryWriter(
                 await reader.NextResultAsync();
                 while (await reader.ReadAsync())
                 {
-                    var pending = dropouts[(int)reader.GetInt64(0) - 1];
-                    var row = (DropoutRow)pending.Row;
-                    if (reader.GetBoolean(1) && !reader.GetBoolean(2))
-                    {
-                        EventsFor(row.Portal, row.ReceivedAt).Dropouts.Add(new DropoutCounted(row.LoadId, Dimensions.Of(row.Country, row.DeviceTier)));
-                    }
-
-                    completions.Add(() => pending.Done.TrySetResult(null));
+                    committed.DropoutIds.Add(reader.GetInt64(0));
                 }
             }
 
@@ -362,9 +405,78 @@ public sealed class TelemetryWriter(
         }
 
         completions.ForEach(complete => complete());
-        foreach (var builder in events.Values)
+        foreach (var pending in batch.Where(p => p.Row is SessionRow or DropoutRow))
         {
-            builder.TransactionId = transactionId;
+            pending.Done.TrySetResult(null);
+        }
+
+        return committed;
+    }
+
+    /// <summary>
+    /// The counters' events of committed batches, per portal × day and transaction.
+    /// Runs in dispatch order after every earlier batch has committed, so the flags read here see
+    /// every session that orders before these batches' sessions.
+    /// </summary>
+    private async Task<Dictionary<(string Key, long TransactionId), EventsBuilder>> CountAsync(List<CommittedBatch> group)
+    {
+        var events = new Dictionary<(string, long), EventsBuilder>();
+        EventsBuilder EventsFor(string portal, DateTime at, long transactionId)
+        {
+            var key = (TelemetryStreams.Key(portal, TelemetryStreams.Day(at)), transactionId);
+            if (!events.TryGetValue(key, out var builder))
+            {
+                events[key] = builder = new EventsBuilder(transactionId);
+            }
+
+            return builder;
+        }
+
+        var sessionTransactions = new Dictionary<Guid, long>();
+        var dropoutTransactions = new Dictionary<long, long>();
+        foreach (var committed in group)
+        {
+            foreach (var (portal, startedAt, perf) in committed.Perfs)
+            {
+                EventsFor(portal, startedAt, committed.TransactionId).Perfs.Add(perf);
+            }
+
+            committed.SessionIds.ForEach(id => sessionTransactions[id] = committed.TransactionId);
+            committed.DropoutIds.ForEach(id => dropoutTransactions[id] = committed.TransactionId);
+        }
+
+        if (sessionTransactions.Count == 0 && dropoutTransactions.Count == 0)
+        {
+            return events;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = connection.CreateBatch();
+        command.BatchCommands.Add(Statement(SessionFlagsSql,
+            new NpgsqlParameter { Value = sessionTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid }));
+        command.BatchCommands.Add(Statement(DropoutFlagsSql,
+            new NpgsqlParameter { Value = dropoutTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint }));
+        await command.PrepareAsync();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var (playerId, startedAt, isFirst, firstAt) = (reader.GetString(2), reader.GetDateTime(4), reader.GetBoolean(8), reader.GetDateTime(10));
+            var transactionId = sessionTransactions[reader.GetGuid(0)];
+            EventsFor(reader.GetString(3), startedAt, transactionId).Sessions.Add(new SessionCounted(
+                reader.GetGuid(1), playerId, Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), reader.GetBoolean(7), isFirst));
+            var dayOffset = TelemetryStreams.Day(startedAt).DayNumber - TelemetryStreams.Day(firstAt).DayNumber;
+            if (!isFirst && PortalDayCounts.RetentionDays.Contains(dayOffset))
+            {
+                EventsFor(reader.GetString(9), firstAt, transactionId).Returns.Add(new PlayerReturned(
+                    playerId, Dimensions.Of(NullableString(reader, 11), NullableString(reader, 12)), dayOffset));
+            }
+        }
+
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            EventsFor(reader.GetString(2), reader.GetDateTime(3), dropoutTransactions[reader.GetInt64(0)]).Dropouts.Add(new DropoutCounted(
+                reader.GetGuid(1), Dimensions.Of(NullableString(reader, 4), NullableString(reader, 5))));
         }
 
         return events;
@@ -374,23 +486,17 @@ public sealed class TelemetryWriter(
     /// Best effort: a lost message only delays a counter until its next recount from the raw
     /// tables (activation or the periodic reconcile), never loses an event.
     /// </summary>
-    private async Task PublishAsync(Dictionary<string, EventsBuilder> events)
+    private async Task PublishAsync(Dictionary<(string Key, long TransactionId), EventsBuilder> events)
     {
         if (events.Count == 0)
         {
             return;
         }
 
-        try
-        {
-            var provider = cluster.GetStreamProvider(TelemetryStreams.ProviderName);
-            await Task.WhenAll(events.Select(e =>
-                provider.GetStream<PortalDayEvents>(StreamId.Create(TelemetryStreams.Namespace, e.Key)).OnNextAsync(e.Value.Build())));
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Publishing committed telemetry to the counters failed; they catch up on their next recount");
-        }
+        var provider = cluster.GetStreamProvider(TelemetryStreams.ProviderName);
+        await Task.WhenAll(events.GroupBy(e => e.Key.Key).Select(counter =>
+            provider.GetStream<PortalDayEventBatch>(StreamId.Create(TelemetryStreams.Namespace, counter.Key))
+                .OnNextAsync(new PortalDayEventBatch(counter.Select(e => e.Value.Build()).ToList()))));
     }
 
     private static NpgsqlBatchCommand Statement(string sql, params NpgsqlParameter[] parameters)
@@ -407,15 +513,26 @@ public sealed class TelemetryWriter(
 
     private sealed class Pending(object row)
     {
-        public object Row { get; } = row;
+        /// <summary>Replaced once by the dispatch loop when it stamps a session's start.</summary>
+        public object Row { get; set; } = row;
 
         public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class EventsBuilder
+    /// <summary>What the counting loop needs of a committed batch; the rest it reads back.</summary>
+    private sealed class CommittedBatch(List<Guid> sessionIds)
     {
         public long TransactionId { get; set; }
 
+        public List<Guid> SessionIds { get; } = sessionIds;
+
+        public List<long> DropoutIds { get; } = [];
+
+        public List<(string Portal, DateTime StartedAt, PerfCounted Perf)> Perfs { get; } = [];
+    }
+
+    private sealed class EventsBuilder(long transactionId)
+    {
         public List<SessionCounted> Sessions { get; } = [];
 
         public List<PerfCounted> Perfs { get; } = [];
@@ -424,7 +541,7 @@ public sealed class TelemetryWriter(
 
         public List<PlayerReturned> Returns { get; } = [];
 
-        public PortalDayEvents Build() => new(TransactionId, Sessions, Perfs, Dropouts, Returns);
+        public PortalDayEvents Build() => new(transactionId, Sessions, Perfs, Dropouts, Returns);
     }
 }
 

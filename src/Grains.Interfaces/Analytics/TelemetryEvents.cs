@@ -13,6 +13,13 @@ public sealed record PortalDayEvents(
     IReadOnlyList<DropoutCounted> Dropouts,
     IReadOnlyList<PlayerReturned> Returns);
 
+/// <summary>
+/// What one stream message carries to a portal × day counter: the events of every batch the
+/// writer counted at once, one entry per transaction (fewer messages when the writer is busy).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PortalDayEventBatch(IReadOnlyList<PortalDayEvents> Transactions);
+
 /// <summary>Dimensions of a counter cell; an absent country or tier is the empty string.</summary>
 [GenerateSerializer, Immutable]
 public sealed record Dimensions(string Country, string DeviceTier)

@@ -15,7 +15,7 @@ namespace PlayMusic.Grains.Analytics;
 /// </summary>
 [ImplicitStreamSubscription(TelemetryStreams.Namespace)]
 public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<PortalDayCounterGrain> logger)
-    : Grain, IPortalDayCounterGrain, IStreamSubscriptionObserver, IAsyncObserver<PortalDayEvents>
+    : Grain, IPortalDayCounterGrain, IStreamSubscriptionObserver, IAsyncObserver<PortalDayEventBatch>
 {
     /// <summary>Repairs what a lost stream message (memory streams drop them on a silo crash) left out.</summary>
     private static readonly TimeSpan ReconcileInterval = TimeSpan.FromMinutes(5);
@@ -68,14 +68,20 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
     }
 
     public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
-        handleFactory.Create<PortalDayEvents>().ResumeAsync(this);
+        handleFactory.Create<PortalDayEventBatch>().ResumeAsync(this);
 
-    public Task OnNextAsync(PortalDayEvents item, StreamSequenceToken? token = null)
+    public Task OnNextAsync(PortalDayEventBatch item, StreamSequenceToken? token = null)
     {
-        if (_snapshot.Shows(item.TransactionId))
+        foreach (var transaction in item.Transactions.Where(t => !_snapshot.Shows(t.TransactionId)))
         {
-            return Task.CompletedTask;
+            Count(transaction);
         }
+
+        return Task.CompletedTask;
+    }
+
+    private void Count(PortalDayEvents item)
+    {
 
         foreach (var session in item.Sessions)
         {
@@ -96,8 +102,6 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
         {
             CellOf(returned.CohortDimensions).AddReturn(returned.PlayerId, returned.DayOffset);
         }
-
-        return Task.CompletedTask;
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
