@@ -67,6 +67,16 @@ await using (var connection = await dataSource.OpenConnectionAsync())
 }
 
 Console.WriteLine($"seeded PostgreSQL with {entries:N0} rows in {seeded.Elapsed.TotalSeconds:F1} s");
+
+// A board this size in production was vacuumed long ago; without this, autovacuum (triggered by the
+// COPY) would compete with the submissions and be counted as PostgreSQL's CPU per submission.
+var vacuumed = Stopwatch.StartNew();
+await using (var vacuum = dataSource.CreateCommand("VACUUM (ANALYZE) leaderboard_entries"))
+{
+    await vacuum.ExecuteNonQueryAsync();
+}
+
+Console.WriteLine($"VACUUM (ANALYZE) took {vacuumed.Elapsed.TotalSeconds:F1} s");
 var board = grains.GetGrain<ILeaderboardGrain>(Board);
 var activation = Stopwatch.StartNew();
 var first = await board.GetPageAsync(new LeaderboardQuery(10, players[0], false));

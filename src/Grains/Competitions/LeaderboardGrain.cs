@@ -110,6 +110,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
     /// <summary>Commits one batch, then applies it to memory and answers its callers. Never throws.</summary>
     private async Task WriteAsync(List<PendingWrite> batch)
     {
+        Exception? failure = null;
         try
         {
             await UpsertAsync(batch);
@@ -120,18 +121,30 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
                 {
                     _entries.Set(write.Entry);
                 }
-
-                write.Committed.SetResult();
             }
         }
         catch (Exception ex)
         {
-            batch.ForEach(w => w.Committed.SetException(ex));
+            failure = ex;
         }
         finally
         {
             _writesInFlight--;
             StartWrites();
+        }
+
+        // The callers' continuations run inline here, in this turn of the activation, rather than
+        // as one more scheduled work item (and thread wake-up) per submission.
+        foreach (var write in batch)
+        {
+            if (failure is null)
+            {
+                write.Committed.SetResult();
+            }
+            else
+            {
+                write.Committed.SetException(failure);
+            }
         }
     }
 
@@ -163,6 +176,6 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
     {
         public RankedEntry Entry { get; set; } = entry;
 
-        public TaskCompletionSource Committed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Committed { get; } = new();
     }
 }
