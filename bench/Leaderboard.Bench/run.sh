@@ -39,6 +39,8 @@ start_redis() { # start_redis DIR [options]: sets redis_port, appends the pid to
   redis_port=$(free_port)
   "${server_cpus[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" "$@" >"$dir/redis.log" 2>&1 &
   redis_pids+=($!)
+  for _ in $(seq 1 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "redis-server did not start:"; cat "$dir/redis.log"; exit 1
 }
 start_redis "$work/redis"
 export REDIS="127.0.0.1:$redis_port" REDIS_PID=${redis_pids[0]}
