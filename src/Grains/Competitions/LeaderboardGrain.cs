@@ -7,7 +7,7 @@ namespace PlayMusic.Grains.Competitions;
 /// <summary>
 /// One board in memory (a <see cref="RankedSet"/>) backed by its rows in <c>leaderboard_entries</c>.
 /// Reentrant so that queries never wait for writes, and so that concurrent submissions are written
-/// as one batch per database round trip (group commit), a few batches in flight at once: each caller
+/// as one batch per database round trip (group commit), two batches in flight at once: each caller
 /// is answered only after the batch holding its score is committed.
 /// </summary>
 [Reentrant]
