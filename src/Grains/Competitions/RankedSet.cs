@@ -25,55 +25,73 @@ public sealed record RankedEntry(string PlayerId, string DisplayName, long Score
 /// nodes carry their subtree size (an order-statistic tree), plus a player index. Single-threaded,
 /// as a grain uses it.
 /// </summary>
+/// <remarks>
+/// Nodes are structs in one array, linked by index, and a player keeps its slot for good (a better
+/// entry is unlinked, rewritten in place and relinked). With 1,000,000 entries that leaves the
+/// garbage collector two strings per player and a handful of arrays to trace instead of millions of
+/// node and entry objects, and a write never allocates.
+/// </remarks>
 public sealed class RankedSet
 {
-    private readonly Dictionary<string, Node> _byPlayer = new(StringComparer.Ordinal);
+    private const int None = -1;
+
+    private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
     private readonly Random _random = new();
-    private Node? _root;
+    private Node[] _nodes = [];
+    private string[] _playerIds = [];
+    private string[] _displayNames = [];
+    private int _root = None;
 
-    public int Count => _byPlayer.Count;
+    public int Count => _slotOf.Count;
 
-    public RankedEntry? Find(string playerId) => _byPlayer.TryGetValue(playerId, out var node) ? node.Entry : null;
+    public RankedEntry? Find(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? EntryAt(slot) : null;
 
     /// <summary>Makes <paramref name="entry"/> the player's entry, replacing any previous one.</summary>
     public void Set(RankedEntry entry)
     {
-        if (_byPlayer.TryGetValue(entry.PlayerId, out var previous))
+        if (_slotOf.TryGetValue(entry.PlayerId, out var slot))
         {
-            _root = Remove(_root, previous.Entry);
+            _root = Remove(_root, slot);
+        }
+        else
+        {
+            slot = Count;
+            EnsureCapacity(slot + 1);
+            _slotOf.Add(entry.PlayerId, slot);
+            _playerIds[slot] = entry.PlayerId;
         }
 
-        var node = new Node(entry, _random.Next());
-        _byPlayer[entry.PlayerId] = node;
-        _root = Insert(_root, node);
+        _displayNames[slot] = entry.DisplayName;
+        _nodes[slot] = new Node(entry.Score, entry.AchievedAt, _random.Next());
+        _root = Insert(_root, slot);
     }
 
     /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
     public long RankOf(string playerId)
     {
-        if (!_byPlayer.TryGetValue(playerId, out var target))
+        if (!_slotOf.TryGetValue(playerId, out var target))
         {
             return 0;
         }
 
         long before = 0;
         var node = _root;
-        while (node is not null)
+        while (node != None)
         {
-            var order = RankedEntry.Compare(target.Entry, node.Entry);
+            var order = Compare(target, node);
             if (order == 0)
             {
-                return before + Size(node.Left) + 1;
+                return before + Size(_nodes[node].Left) + 1;
             }
 
             if (order < 0)
             {
-                node = node.Left;
+                node = _nodes[node].Left;
             }
             else
             {
-                before += Size(node.Left) + 1;
-                node = node.Right;
+                before += Size(_nodes[node].Left) + 1;
+                node = _nodes[node].Right;
             }
         }
 
@@ -81,19 +99,20 @@ public sealed class RankedSet
     }
 
     /// <summary>Up to <paramref name="count"/> entries in board order starting at 0-based position <paramref name="start"/>.</summary>
-    public IEnumerable<RankedEntry> Range(long start, int count)
+    public List<RankedEntry> Range(long start, int count)
     {
         // Descend to the start position, stacking the ancestors still to be visited in order.
-        var stack = new Stack<Node>();
+        var page = new List<RankedEntry>(Math.Clamp(count, 0, Count));
+        var stack = new Stack<int>();
         var node = _root;
         var skip = start;
-        while (node is not null)
+        while (node != None)
         {
-            var leftSize = Size(node.Left);
+            var leftSize = Size(_nodes[node].Left);
             if (skip < leftSize)
             {
                 stack.Push(node);
-                node = node.Left;
+                node = _nodes[node].Left;
             }
             else if (skip == leftSize)
             {
@@ -103,156 +122,197 @@ public sealed class RankedSet
             else
             {
                 skip -= leftSize + 1;
-                node = node.Right;
+                node = _nodes[node].Right;
             }
         }
 
-        while (count-- > 0 && stack.TryPop(out var next))
+        while (page.Count < count && stack.TryPop(out var next))
         {
-            yield return next.Entry;
-            for (var child = next.Right; child is not null; child = child.Left)
+            page.Add(EntryAt(next));
+            for (var child = _nodes[next].Right; child != None; child = _nodes[child].Left)
             {
                 stack.Push(child);
             }
         }
+
+        return page;
     }
 
     /// <summary>Replaces the contents with <paramref name="entries"/> (one per player) in O(n log n) for the sort, O(n) for the tree.</summary>
     public void Load(IReadOnlyCollection<RankedEntry> entries)
     {
-        var nodes = entries.Select(e => new Node(e, _random.Next())).ToArray();
-        Array.Sort(nodes, (a, b) => RankedEntry.Compare(a.Entry, b.Entry));
-        _byPlayer.Clear();
-        _byPlayer.EnsureCapacity(nodes.Length);
-
-        // Cartesian-tree construction: keys arrive in order, the stack holds the right spine.
-        var spine = new List<Node>();
-        foreach (var node in nodes)
+        _slotOf.Clear();
+        _slotOf.EnsureCapacity(entries.Count);
+        (_nodes, _playerIds, _displayNames) = ([], [], []);
+        EnsureCapacity(entries.Count);
+        foreach (var entry in entries)
         {
-            _byPlayer.Add(node.Entry.PlayerId, node);
-            Node? last = null;
-            while (spine.Count > 0 && spine[^1].Priority < node.Priority)
-            {
-                last = spine[^1];
-                spine.RemoveAt(spine.Count - 1);
-            }
-
-            node.Left = last;
-            if (spine.Count > 0)
-            {
-                spine[^1].Right = node;
-            }
-
-            spine.Add(node);
+            var slot = _slotOf.Count;
+            _slotOf.Add(entry.PlayerId, slot);
+            _playerIds[slot] = entry.PlayerId;
+            _displayNames[slot] = entry.DisplayName;
+            _nodes[slot] = new Node(entry.Score, entry.AchievedAt, _random.Next());
         }
 
-        _root = spine.Count > 0 ? spine[0] : null;
+        var order = new int[Count];
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        Array.Sort(order, Compare);
+
+        // Cartesian-tree construction: keys arrive in order, the stack holds the right spine.
+        var spine = new Stack<int>();
+        foreach (var slot in order)
+        {
+            var last = None;
+            while (spine.Count > 0 && _nodes[spine.Peek()].Priority < _nodes[slot].Priority)
+            {
+                last = spine.Pop();
+            }
+
+            _nodes[slot].Left = last;
+            if (spine.Count > 0)
+            {
+                _nodes[spine.Peek()].Right = slot;
+            }
+
+            spine.Push(slot);
+        }
+
+        _root = spine.Count > 0 ? spine.Last() : None;
         FixSizes(_root);
     }
 
-    private static int FixSizes(Node? node) =>
-        node is null ? 0 : node.Size = 1 + FixSizes(node.Left) + FixSizes(node.Right);
+    private RankedEntry EntryAt(int slot) => new(_playerIds[slot], _displayNames[slot], _nodes[slot].Score, _nodes[slot].AchievedAt);
 
-    private static int Size(Node? node) => node?.Size ?? 0;
-
-    private static Node Update(Node node)
+    /// <summary>Board order of two slots, as <see cref="RankedEntry.Compare"/>.</summary>
+    private int Compare(int a, int b)
     {
-        node.Size = 1 + Size(node.Left) + Size(node.Right);
+        ref var x = ref _nodes[a];
+        ref var y = ref _nodes[b];
+        var order = y.Score.CompareTo(x.Score);
+        if (order == 0)
+        {
+            order = x.AchievedAt.CompareTo(y.AchievedAt);
+        }
+
+        return order != 0 ? order : string.CompareOrdinal(_playerIds[a], _playerIds[b]);
+    }
+
+    private void EnsureCapacity(int capacity)
+    {
+        if (capacity <= _nodes.Length)
+        {
+            return;
+        }
+
+        var size = Math.Max(capacity, Math.Max(16, _nodes.Length * 2));
+        Array.Resize(ref _nodes, size);
+        Array.Resize(ref _playerIds, size);
+        Array.Resize(ref _displayNames, size);
+    }
+
+    private int FixSizes(int node) =>
+        node == None ? 0 : _nodes[node].Size = 1 + FixSizes(_nodes[node].Left) + FixSizes(_nodes[node].Right);
+
+    private int Size(int node) => node == None ? 0 : _nodes[node].Size;
+
+    private int Update(int node)
+    {
+        _nodes[node].Size = 1 + Size(_nodes[node].Left) + Size(_nodes[node].Right);
         return node;
     }
 
-    private static Node Insert(Node? root, Node node)
+    private int Insert(int root, int node)
     {
-        if (root is null)
+        if (root == None)
         {
             return node;
         }
 
-        if (node.Priority > root.Priority)
+        if (_nodes[node].Priority > _nodes[root].Priority)
         {
-            (node.Left, node.Right) = Split(root, node.Entry);
+            (_nodes[node].Left, _nodes[node].Right) = Split(root, node);
             return Update(node);
         }
 
-        if (RankedEntry.Compare(node.Entry, root.Entry) < 0)
+        if (Compare(node, root) < 0)
         {
-            root.Left = Insert(root.Left, node);
+            _nodes[root].Left = Insert(_nodes[root].Left, node);
         }
         else
         {
-            root.Right = Insert(root.Right, node);
+            _nodes[root].Right = Insert(_nodes[root].Right, node);
         }
 
         return Update(root);
     }
 
-    private static Node? Remove(Node? root, RankedEntry entry)
+    private int Remove(int root, int node)
     {
-        if (root is null)
+        if (root == node)
         {
-            return null;
+            return Merge(_nodes[root].Left, _nodes[root].Right);
         }
 
-        var order = RankedEntry.Compare(entry, root.Entry);
-        if (order == 0)
+        if (Compare(node, root) < 0)
         {
-            return Merge(root.Left, root.Right);
-        }
-
-        if (order < 0)
-        {
-            root.Left = Remove(root.Left, entry);
+            _nodes[root].Left = Remove(_nodes[root].Left, node);
         }
         else
         {
-            root.Right = Remove(root.Right, entry);
+            _nodes[root].Right = Remove(_nodes[root].Right, node);
         }
 
         return Update(root);
     }
 
-    /// <summary>Splits into (entries before <paramref name="key"/>, the rest).</summary>
-    private static (Node? Before, Node? After) Split(Node? root, RankedEntry key)
+    /// <summary>Splits into (slots before <paramref name="key"/>, the rest).</summary>
+    private (int Before, int After) Split(int root, int key)
     {
-        if (root is null)
+        if (root == None)
         {
-            return (null, null);
+            return (None, None);
         }
 
-        if (RankedEntry.Compare(root.Entry, key) < 0)
+        if (Compare(root, key) < 0)
         {
-            (root.Right, var rest) = Split(root.Right, key);
+            (_nodes[root].Right, var rest) = Split(_nodes[root].Right, key);
             return (Update(root), rest);
         }
 
-        var (before, left) = Split(root.Left, key);
-        root.Left = left;
+        var (before, left) = Split(_nodes[root].Left, key);
+        _nodes[root].Left = left;
         return (before, Update(root));
     }
 
-    private static Node? Merge(Node? left, Node? right)
+    private int Merge(int left, int right)
     {
-        if (left is null || right is null)
+        if (left == None || right == None)
         {
-            return left ?? right;
+            return left == None ? right : left;
         }
 
-        if (left.Priority > right.Priority)
+        if (_nodes[left].Priority > _nodes[right].Priority)
         {
-            left.Right = Merge(left.Right, right);
+            _nodes[left].Right = Merge(_nodes[left].Right, right);
             return Update(left);
         }
 
-        right.Left = Merge(left, right.Left);
+        _nodes[right].Left = Merge(left, _nodes[right].Left);
         return Update(right);
     }
 
-    private sealed class Node(RankedEntry entry, int priority)
+    /// <summary>A tree node: the entry's sort key (the player id lives in a parallel array) and its links.</summary>
+    private struct Node(long score, long achievedAt, int priority)
     {
-        public RankedEntry Entry { get; } = entry;
-        public int Priority { get; } = priority;
-        public Node? Left { get; set; }
-        public Node? Right { get; set; }
-        public int Size { get; set; } = 1;
+        public readonly long Score = score;
+        public readonly long AchievedAt = achievedAt;
+        public readonly int Priority = priority;
+        public int Left = None;
+        public int Right = None;
+        public int Size = 1;
     }
 }
