@@ -27,7 +27,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicIdentity();
         builder.AddPlayMusicRooms();
         builder.AddPlayMusicStandings();
-        builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
+        builder.AddPlayMusicModeCatalog();
         builder.AddPlayMusicAnalytics();
 
         var app = builder.Build();

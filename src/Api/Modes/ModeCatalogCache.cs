@@ -55,3 +55,13 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
         }
     }
 }
+
+public static class ModeCatalogExtensions
+{
+    /// <summary>This node's in-memory copy of the mode catalog, refreshed every second.</summary>
+    public static IHostApplicationBuilder AddPlayMusicModeCatalog(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ModeCatalogCache>().AddHostedService(sp => sp.GetRequiredService<ModeCatalogCache>());
+        return builder;
+    }
+}
