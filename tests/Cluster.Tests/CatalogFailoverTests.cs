@@ -9,18 +9,12 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Cluster.Tests;
 
 /// <summary>Two silos and two client-only API nodes as separate processes on one database.</summary>
-public sealed class CatalogFailoverTests : IAsyncLifetime
+public sealed class CatalogFailoverTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task A_LiveOps_change_reaches_every_API_node_and_survives_losing_either_silo()
     {
-        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var cluster = await LocalCluster.StartAsync(Database.ConnectionString, silos: 2, apis: 2);
         using var first = AdminClient(cluster.Api(1));
         using var second = AdminClient(cluster.Api(2));
 

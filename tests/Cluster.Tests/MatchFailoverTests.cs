@@ -10,18 +10,12 @@ namespace PlayMusic.Cluster.Tests;
 /// Failures that must not end a match, on real processes: two silos and two client-only API nodes,
 /// one player connected to each API node.
 /// </summary>
-public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class MatchFailoverTests(ITestOutputHelper output) : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Killing_the_silo_that_hosts_the_room_stalls_the_match_briefly_and_keeps_seats_and_scores()
     {
-        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var cluster = await LocalCluster.StartAsync(Database.ConnectionString, silos: 2, apis: 2);
         await using var match = await Match.StartAsync(cluster);
         await match.PlayUntilCheckpointedAsync(score1: 800, score2: 600);
 
@@ -47,7 +41,7 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task A_player_whose_API_node_dies_resumes_the_same_seat_on_another_node()
     {
-        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var cluster = await LocalCluster.StartAsync(Database.ConnectionString, silos: 2, apis: 2);
         await using var match = await Match.StartAsync(cluster);
         await match.PlayUntilCheckpointedAsync(score1: 500, score2: 400);
 
@@ -72,7 +66,7 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : IAsyncLifetim
     [Fact]
     public async Task A_rolling_restart_of_every_silo_during_a_match_ends_with_results()
     {
-        await using var cluster = await LocalCluster.StartAsync(_database.ConnectionString, silos: 2, apis: 2);
+        await using var cluster = await LocalCluster.StartAsync(Database.ConnectionString, silos: 2, apis: 2);
         await using var match = await Match.StartAsync(cluster);
         await match.PlayUntilCheckpointedAsync(score1: 300, score2: 200);
 

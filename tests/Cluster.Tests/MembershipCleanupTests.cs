@@ -3,14 +3,8 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Cluster.Tests;
 
 /// <summary>Failure case 4 of the scale-out issue: a crashed silo's row does not stay in the membership table.</summary>
-public sealed class MembershipCleanupTests : IAsyncLifetime
+public sealed class MembershipCleanupTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Row_of_a_SIGKILLed_silo_is_declared_dead_and_then_removed()
     {
@@ -22,7 +16,7 @@ public sealed class MembershipCleanupTests : IAsyncLifetime
             crashed.Kill();
         }
 
-        Assert.Equal(1L, await _database.ScalarAsync<long>($"SELECT count(*) FROM OrleansMembershipTable WHERE Port = {crashedPort} AND Status = 3"));
+        Assert.Equal(1L, await Database.ScalarAsync<long>($"SELECT count(*) FROM OrleansMembershipTable WHERE Port = {crashedPort} AND Status = 3"));
 
         await using var restarted = await ApiProcess.StartAsync(SweepingSiloSettings(crashedPort), "PlayMusic.Silo", "Silo");
 
@@ -30,11 +24,11 @@ public sealed class MembershipCleanupTests : IAsyncLifetime
         await using var joiner = await ApiProcess.StartAsync(SweepingSiloSettings(FreePort.Next()), "PlayMusic.Silo", "Silo");
 
         await Poll.UntilAsync(
-            async () => await _database.ScalarAsync<long>($"SELECT count(*) FROM OrleansMembershipTable WHERE Port = {crashedPort} AND Status <> 3") == 0,
+            async () => await Database.ScalarAsync<long>($"SELECT count(*) FROM OrleansMembershipTable WHERE Port = {crashedPort} AND Status <> 3") == 0,
             "the crashed silo's membership row is cleaned up",
             TimeSpan.FromSeconds(60));
-        Assert.Equal(2L, await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status = 3"));
-        Assert.Equal(0L, await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status <> 3"));
+        Assert.Equal(2L, await Database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status = 3"));
+        Assert.Equal(0L, await Database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status <> 3"));
     }
 
     /// <summary>Keeps no dead rows (the defaults keep 16, and none younger than Orleans' minimum retention).</summary>
@@ -48,7 +42,7 @@ public sealed class MembershipCleanupTests : IAsyncLifetime
 
     private Dictionary<string, string?> SiloSettings(int siloPort)
     {
-        var settings = ApiHost.Settings(_database.ConnectionString, siloPort, FreePort.Next());
+        var settings = ApiHost.Settings(Database.ConnectionString, siloPort, FreePort.Next());
         settings["PLAYMUSIC_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
         settings["Logging__LogLevel__Default"] = "Warning";
         settings.Remove("Logging:LogLevel:Default");

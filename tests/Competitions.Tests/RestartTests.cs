@@ -5,14 +5,8 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Competitions.Tests;
 
-public sealed class RestartTests : IAsyncLifetime
+public sealed class RestartTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task A_board_and_a_tournament_survive_a_silo_restart_with_standings_intact()
     {
@@ -20,7 +14,7 @@ public sealed class RestartTests : IAsyncLifetime
         TournamentBody tournament;
         GuestIdentity ann, bob;
         BoardBody boardBefore, standingsBefore;
-        await using (var before = await ApiHost.StartAsync(_database.ConnectionString))
+        await using (var before = await ApiHost.StartAsync(Database.ConnectionString))
         {
             tournament = await before.CreateTournamentAsync(new
             {
@@ -41,7 +35,7 @@ public sealed class RestartTests : IAsyncLifetime
             Assert.Equal(2, standingsBefore.Entries.Count);
         }
 
-        await using var after = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var after = await ApiHost.StartAsync(Database.ConnectionString);
         using var annAfter = after.Client(ann.Token);
         Assert.Equal(boardBefore.Entries, (await annAfter.BoardAsync($"/api/games/{game}/leaderboard")).Entries);
         var standingsAfter = await annAfter.BoardAsync($"/api/tournaments/{tournament.Id}/standings");
@@ -62,7 +56,7 @@ public sealed class RestartTests : IAsyncLifetime
     public async Task The_schedule_holds_across_a_restart_with_no_calls()
     {
         TournamentBody tournament;
-        await using (var before = await ApiHost.StartAsync(_database.ConnectionString))
+        await using (var before = await ApiHost.StartAsync(Database.ConnectionString))
         {
             tournament = await before.CreateTournamentAsync(new
             {
@@ -72,10 +66,10 @@ public sealed class RestartTests : IAsyncLifetime
         }
 
         // The new silo is never asked about the tournament: its start-up sweep (or the reminder) must re-arm the timer.
-        await using var after = await ApiHost.StartAsync(_database.ConnectionString);
-        await Poll.UntilAsync(async () => await _database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "live",
+        await using var after = await ApiHost.StartAsync(Database.ConnectionString);
+        await Poll.UntilAsync(async () => await Database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "live",
             "the tournament is live", TimeSpan.FromSeconds(15));
-        await Poll.UntilAsync(async () => await _database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "ended",
+        await Poll.UntilAsync(async () => await Database.ScalarAsync<string>($"SELECT status FROM tournaments WHERE id = '{tournament.Id}'") == "ended",
             "the tournament has ended", TimeSpan.FromSeconds(20));
         Assert.InRange(Competition.Now, tournament.EndsAt, tournament.EndsAt + 2_500);
     }

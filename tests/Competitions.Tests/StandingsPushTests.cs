@@ -107,19 +107,13 @@ public sealed class StandingsPushTests(ApiFixture fixture) : IClassFixture<ApiFi
 }
 
 /// <summary>Two API nodes of one cluster: a join on one node reaches the player's connection on the other.</summary>
-public sealed class StandingsTwoNodeTests : IAsyncLifetime
+public sealed class StandingsTwoNodeTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task A_join_on_one_node_subscribes_the_players_connection_on_the_other()
     {
-        await using var nodeA = await ApiHost.StartAsync(_database.ConnectionString);
-        await using var nodeB = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var nodeA = await ApiHost.StartAsync(Database.ConnectionString);
+        await using var nodeB = await ApiHost.StartAsync(Database.ConnectionString);
         var game = Competition.NewGameId();
         var tournament = await nodeA.CreateTournamentAsync(new
         {

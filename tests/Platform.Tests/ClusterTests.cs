@@ -7,7 +7,7 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Platform.Tests;
 
-public sealed class ClusterTests : IAsyncLifetime
+public sealed class ClusterTests : DatabaseTest
 {
     private static readonly object FlightEnabled = new
     {
@@ -16,20 +16,14 @@ public sealed class ClusterTests : IAsyncLifetime
         multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 3, coop = false },
     };
 
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Two_silos_on_one_database_form_one_cluster_and_share_grains()
     {
-        await using var first = await ApiHost.StartAsync(_database.ConnectionString);
-        await using var second = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var first = await ApiHost.StartAsync(Database.ConnectionString);
+        await using var second = await ApiHost.StartAsync(Database.ConnectionString);
 
         await Poll.UntilAsync(() => ActiveSilos(first) == 2 && ActiveSilos(second) == 2, "both silos see two active members");
-        Assert.Equal(2L, await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status = 3"));
+        Assert.Equal(2L, await Database.ScalarAsync<long>("SELECT count(*) FROM OrleansMembershipTable WHERE Status = 3"));
 
         using var admin = first.Client(first.AdminToken());
         (await admin.PutAsJsonAsync("/api/admin/config/modes/flight", FlightEnabled)).EnsureSuccessStatusCode();
@@ -43,13 +37,13 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Persisted_grain_state_survives_a_silo_restart()
     {
-        await using (var before = await ApiHost.StartAsync(_database.ConnectionString))
+        await using (var before = await ApiHost.StartAsync(Database.ConnectionString))
         {
             using var admin = before.Client(before.AdminToken());
             (await admin.PutAsJsonAsync("/api/admin/config/modes/flight", FlightEnabled)).EnsureSuccessStatusCode();
         }
 
-        await using var after = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var after = await ApiHost.StartAsync(Database.ConnectionString);
         var modes = await after.Http.GetFromJsonAsync<List<GameMode>>("/api/config/modes");
 
         var flight = Assert.Single(modes!, m => m.Id == "flight");

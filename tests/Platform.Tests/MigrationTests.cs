@@ -4,34 +4,28 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Platform.Tests;
 
-public sealed class MigrationTests : IAsyncLifetime
+public sealed class MigrationTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Applying_twice_applies_everything_once_and_then_nothing()
     {
-        await using var dataSource = _database.CreateDataSource();
+        await using var dataSource = Database.CreateDataSource();
         var migrator = new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance);
 
         var first = await migrator.ApplyAsync();
-        var queriesAfterFirst = await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery");
+        var queriesAfterFirst = await Database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery");
         var second = await migrator.ApplyAsync();
 
         Assert.Equal(DatabaseMigrator.Migrations.Select(m => m.Version), first);
         Assert.Empty(second);
-        Assert.Equal(queriesAfterFirst, await _database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery"));
-        Assert.Equal(first.Count, await _database.ScalarAsync<long>("SELECT count(*) FROM schema_migrations"));
+        Assert.Equal(queriesAfterFirst, await Database.ScalarAsync<long>("SELECT count(*) FROM OrleansQuery"));
+        Assert.Equal(first.Count, await Database.ScalarAsync<long>("SELECT count(*) FROM schema_migrations"));
     }
 
     [Fact]
     public async Task Every_migration_file_is_idempotent_on_its_own()
     {
-        await using var dataSource = _database.CreateDataSource();
+        await using var dataSource = Database.CreateDataSource();
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).ApplyAsync();
         var schemaBefore = await SchemaFingerprint(dataSource);
 
@@ -47,7 +41,7 @@ public sealed class MigrationTests : IAsyncLifetime
     [Fact]
     public async Task Orleans_query_contract_has_every_key_the_providers_ask_for()
     {
-        await using var dataSource = _database.CreateDataSource();
+        await using var dataSource = Database.CreateDataSource();
         await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).ApplyAsync();
         var keys = new List<string>();
         await using (var command = dataSource.CreateCommand("SELECT QueryKey FROM OrleansQuery"))

@@ -4,20 +4,14 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Platform.Tests;
 
-public sealed class ReadinessTests : IAsyncLifetime
+public sealed class ReadinessTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Readyz_goes_503_while_the_database_is_unreachable_and_back_to_200_after()
     {
-        var direct = new NpgsqlConnectionStringBuilder(_database.ConnectionString);
+        var direct = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
         await using var proxy = new TcpProxy(direct.Host!, direct.Port);
-        var viaProxy = new NpgsqlConnectionStringBuilder(_database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
+        var viaProxy = new NpgsqlConnectionStringBuilder(Database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
         await using var host = await ApiHost.StartAsync(viaProxy);
 
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/readyz")).StatusCode);

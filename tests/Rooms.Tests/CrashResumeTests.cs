@@ -4,18 +4,12 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Rooms.Tests;
 
 /// <summary>The whole backend is SIGKILLed mid-match and started again on the same database.</summary>
-public sealed class CrashResumeTests : IAsyncLifetime
+public sealed class CrashResumeTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Players_resume_the_same_room_and_seats_after_kill_9_and_restart()
     {
-        var settings = ApiHost.Settings(_database.ConnectionString, FreePort.Next(), FreePort.Next());
+        var settings = ApiHost.Settings(Database.ConnectionString, FreePort.Next(), FreePort.Next());
         settings["PLAYMUSIC_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
         string roomId, token1, token2, player1, player2;
         string bearer1, bearer2;

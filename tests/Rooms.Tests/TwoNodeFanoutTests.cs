@@ -5,19 +5,13 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Rooms.Tests;
 
 /// <summary>Two API nodes (two silos of one cluster): a room's events reach connections on both nodes.</summary>
-public sealed class TwoNodeFanoutTests : IAsyncLifetime
+public sealed class TwoNodeFanoutTests : DatabaseTest
 {
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
-
     [Fact]
     public async Task Players_on_different_nodes_see_each_other()
     {
-        await using var nodeA = await ApiHost.StartAsync(_database.ConnectionString);
-        await using var nodeB = await ApiHost.StartAsync(_database.ConnectionString);
+        await using var nodeA = await ApiHost.StartAsync(Database.ConnectionString);
+        await using var nodeB = await ApiHost.StartAsync(Database.ConnectionString);
         await Poll.UntilAsync(() => ActiveSilos(nodeA) == 2 && ActiveSilos(nodeB) == 2, "both silos see two active members");
 
         var a = await nodeA.GuestAsync("OnA");

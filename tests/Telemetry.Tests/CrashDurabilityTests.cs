@@ -8,20 +8,14 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Telemetry.Tests;
 
 /// <summary>A 2xx means stored: SIGKILL of the API process right after N acknowledgements loses none of them.</summary>
-public sealed class CrashDurabilityTests : IAsyncLifetime
+public sealed class CrashDurabilityTests : DatabaseTest
 {
     private const int Acknowledgements = 300;
-
-    private TestDatabase _database = null!;
-
-    public async Task InitializeAsync() => _database = await TestDatabase.CreateAsync();
-
-    public async Task DisposeAsync() => await _database.DisposeAsync();
 
     [Fact]
     public async Task Acknowledged_events_survive_sigkill_and_counters_recount_them_after_restart()
     {
-        var settings = ApiHost.Settings(_database.ConnectionString, FreePort.Next(), FreePort.Next());
+        var settings = ApiHost.Settings(Database.ConnectionString, FreePort.Next(), FreePort.Next());
         settings["PLAYMUSIC_URLS"] = $"http://127.0.0.1:{FreePort.Next()}";
         await using var process = await ApiProcess.StartAsync(settings);
         using var http = new HttpClient { BaseAddress = process.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
@@ -84,18 +78,18 @@ public sealed class CrashDurabilityTests : IAsyncLifetime
         Assert.Empty(await MissingAsync("telemetry_dropouts", "load_id", beacons));
 
         // The counters were in the dead process: a new cluster recounts them from the raw tables.
-        await using var restarted = await ApiHost.StartAsync(_database.ConnectionString, new Dictionary<string, string?> { ["PLAYMUSIC_CLUSTER_ID"] = "after-crash" });
+        await using var restarted = await ApiHost.StartAsync(Database.ConnectionString, new Dictionary<string, string?> { ["PLAYMUSIC_CLUSTER_ID"] = "after-crash" });
         using var admin = restarted.Client(restarted.AdminToken());
         var today = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
         var unknown = (await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/portals?from={today}&to={today}"))!
             .Single(p => p.GetProperty("portal").GetString() == "unknown");
-        Assert.Equal(await _database.ScalarAsync<long>("SELECT count(*) FROM telemetry_sessions"), unknown.GetProperty("sessions").GetInt64());
-        Assert.Equal(await _database.ScalarAsync<long>("SELECT count(*) FROM telemetry_dropouts"), unknown.GetProperty("dropouts").GetInt64());
+        Assert.Equal(await Database.ScalarAsync<long>("SELECT count(*) FROM telemetry_sessions"), unknown.GetProperty("sessions").GetInt64());
+        Assert.Equal(await Database.ScalarAsync<long>("SELECT count(*) FROM telemetry_dropouts"), unknown.GetProperty("dropouts").GetInt64());
     }
 
     private async Task<List<Guid>> MissingAsync(string table, string column, IEnumerable<Guid> ids)
     {
-        await using var dataSource = _database.CreateDataSource();
+        await using var dataSource = Database.CreateDataSource();
         await using var command = dataSource.CreateCommand($"SELECT id FROM unnest($1::uuid[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {column} = t.id)");
         command.Parameters.AddWithValue(ids.ToArray());
         var missing = new List<Guid>();
