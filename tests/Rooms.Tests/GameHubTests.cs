@@ -131,7 +131,11 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
 
         var metrics = await fixture.Host.Http.GetStringAsync("/metrics");
         Assert.Contains("playmusic_room_tick_lag", metrics);
+        Assert.Contains("playmusic_room_tick_duration", metrics);
         Assert.Contains("playmusic_room_node_messages", metrics);
+        Assert.Contains("playmusic_hub_messages_in", metrics);
+        Assert.Contains("playmusic_hub_messages_out", metrics);
+        Assert.Contains("signalr_server_active_connections", metrics);
     }
 
     [Theory]

@@ -63,6 +63,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, I
         TickEvent? keyframe = null;
         lock (room)
         {
+            HubMetrics.MessagesOut.Add(room.Connections.Count);
             room.Apply(tick);
             if (room.Pending.Count > 0)
             {
@@ -118,6 +119,14 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, I
 
     private Task ToGroup<T>(string roomId, string method, T payload)
     {
+        if (_rooms.TryGetValue(roomId, out var room))
+        {
+            lock (room)
+            {
+                HubMetrics.MessagesOut.Add(room.Connections.Count);
+            }
+        }
+
         Send(hub.Clients.Group(GroupOf(roomId)), method, payload);
         return Task.CompletedTask;
     }

@@ -10,7 +10,7 @@ public static class RoomsExtensions
     /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer and input batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSignalR(o => o.AddFilter<RoomErrorFilter>())
+        builder.Services.AddSignalR(o => { o.AddFilter<HubTrafficFilter>(); o.AddFilter<RoomErrorFilter>(); })
             .AddMessagePackProtocol(o => o.SerializerOptions = MessagePackSerializerOptions.Standard
                 .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))
                 .WithSecurity(MessagePackSecurity.UntrustedData));
