@@ -135,7 +135,6 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Contains("playmusic_room_node_messages", metrics);
         Assert.Contains("playmusic_hub_messages_in", metrics);
         Assert.Contains("playmusic_hub_messages_out", metrics);
-        Assert.Contains("signalr_server_active_connections", metrics);
     }
 
     [Theory]
