@@ -177,7 +177,8 @@ public sealed partial class GameHub(
         }
 
         gate.Last = next;
-        batcher.Offer(session.RoomId, PlayerId, next);
+        // The session already holds the player id: no claims lookup on the 30 Hz path.
+        batcher.Offer(session.RoomId, session.PlayerId, next);
     }
 
     public Task TriggerStem(TriggerStemArgs? args)
