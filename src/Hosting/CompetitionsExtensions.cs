@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -13,6 +14,9 @@ public static class CompetitionsExtensions
     {
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TournamentDirectory>();
+        builder.Services.AddSingleton<LeaderboardSubmitter>();
+        builder.Services.Configure<LeaderboardOptions>(o => o.CompactionInterval =
+            TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_LEADERBOARD_COMPACT_SECONDS", 30.0)));
         builder.Services.AddSingleton(sp => new LeaderboardMetrics(sp.GetRequiredService<IMeterFactory>().Create(TelemetryExtensions.PlayMusicMeter)));
         builder.Services.AddHostedService<TournamentScheduleSweep>();
         return builder;

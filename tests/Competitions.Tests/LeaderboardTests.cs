@@ -35,8 +35,10 @@ public sealed class LeaderboardTests(ApiFixture fixture) : IClassFixture<ApiFixt
         Assert.Equal([dan.PlayerId, bob.PlayerId], top2.Entries.Select(e => e.PlayerId));
         Assert.Equal(new MeBody(4, 9_000), top2.Me);
 
-        // Durable: the rows are in PostgreSQL, one per player.
-        Assert.Equal(4L, await fixture.Database.ScalarAsync<long>($"SELECT count(*) FROM leaderboard_entries WHERE board = 'game/{game}/global'"));
+        // Durable: PostgreSQL holds one best entry per player (compacted or still in the write log).
+        Assert.Equal(4L, await fixture.Database.ScalarAsync<long>($"SELECT count(*) FROM leaderboard_best WHERE board = 'game/{game}/global'"));
+        Assert.Equal(15_000L, await fixture.Database.ScalarAsync<long>(
+            $"SELECT score FROM leaderboard_best WHERE board = 'game/{game}/global' AND player_id = '{dan.PlayerId}'"));
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace PlayMusic.Competitions;
 
 /// <summary>A candidate best score for one player on one board.</summary>
@@ -37,7 +39,11 @@ public sealed record LeaderboardQuery(int Limit, string? PlayerId, bool AroundPl
 /// </summary>
 public interface ILeaderboardGrain : IGrainWithStringKey
 {
-    Task<SubmissionResult> SubmitAsync(ScoreSubmission submission);
+    /// <summary>
+    /// Offers several scores at once (what one process gathered for this board: see the silo's
+    /// <c>LeaderboardSubmitter</c>); one result per submission, in order.
+    /// </summary>
+    Task<ImmutableArray<SubmissionResult>> SubmitAsync(ImmutableArray<ScoreSubmission> submissions);
 
     Task<LeaderboardPage> GetPageAsync(LeaderboardQuery query);
 

@@ -13,7 +13,7 @@ namespace PlayMusic.Grains.Competitions;
 /// tournaments being idempotent themselves, so a retry after a crash half-way completes the job.
 /// </summary>
 [StatelessWorker]
-public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider clock) : Grain, IGameScoresGrain
+public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider clock, LeaderboardSubmitter boards) : Grain, IGameScoresGrain
 {
     public const int MaxRunIdLength = 128;
     public const long MaxDurationMs = 24 * 60 * 60 * 1000L;
@@ -53,8 +53,8 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
         };
         var submission = new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt);
         await Task.WhenAll(
-            GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Global(run.GameId)).SubmitAsync(submission),
-            GrainFactory.GetGrain<ILeaderboardGrain>(BoardKeys.Portal(run.GameId, run.Portal)).SubmitAsync(submission));
+            boards.SubmitAsync(BoardKeys.Global(run.GameId), submission),
+            boards.SubmitAsync(BoardKeys.Portal(run.GameId, run.Portal), submission));
 
         var tournamentIds = await JoinedTournamentsAsync(run);
         var tournaments = await Task.WhenAll(tournamentIds.Select(id => GrainFactory.GetGrain<ITournamentGrain>(id).RecordRunAsync(run)));

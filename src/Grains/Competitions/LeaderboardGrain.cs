@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Concurrency;
 using PlayMusic.Competitions;
@@ -5,86 +8,145 @@ using PlayMusic.Competitions;
 namespace PlayMusic.Grains.Competitions;
 
 /// <summary>
-/// One board in memory (a <see cref="RankedSet"/>) backed by its rows in <c>leaderboard_entries</c>.
-/// Reentrant so that queries never wait for writes, and so that concurrent submissions are written
-/// as one batch per database round trip (group commit), two batches in flight at once: each caller
-/// is answered only after the batch holding its score is committed.
+/// One board in memory (a <see cref="RankedSet"/>) backed by PostgreSQL. Reentrant so that queries
+/// never wait for writes, and so that concurrent submissions are written as one batch per database
+/// round trip (group commit), two batches in flight at once: each caller is answered only after the
+/// batch holding its score is committed.
 /// </summary>
+/// <remarks>
+/// A commit appends the whole batch as one row of <c>leaderboard_log</c> (one row and one index entry
+/// per commit, whatever the batch size) rather than updating one indexed row per player on the
+/// acknowledgement path; a timer folds the log into <c>leaderboard_entries</c> (one set-based upsert
+/// of each player's best), and activation reads both, so durability never waits for compaction.
+/// </remarks>
 [Reentrant]
-public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMetrics metrics) : Grain, ILeaderboardGrain
+public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMetrics metrics, IOptions<LeaderboardOptions> options)
+    : Grain, ILeaderboardGrain
 {
     /// <summary>
-    /// Concurrent batch upserts per board: one commits while the next is sent, which hides the WAL flush;
+    /// Concurrent batch appends per board: one commits while the next is sent, which hides the WAL flush;
     /// more would only split the waiting submissions into smaller batches that cost more CPU per entry.
     /// </summary>
     public const int MaxWritesInFlight = 2;
 
+    private const string AppendSql =
+        "INSERT INTO leaderboard_log (board, player_ids, display_names, scores, achieved_ats) VALUES ($1, $2, $3, $4, $5)";
+
     /// <summary>
-    /// New players' entries, the whole batch in one statement; the <c>WHERE</c> keeps the better of the
-    /// stored and the new entry (a row can exist that memory lacks, when a commit's reply was lost).
+    /// Moves the board's committed log rows into <c>leaderboard_entries</c> in one statement, so the rows
+    /// deleted are exactly the rows folded (a batch committing meanwhile stays for the next run). The
+    /// <c>WHERE</c> keeps the better of the stored and the logged entry.
     /// </summary>
-    private const string UpsertSql = """
+    private const string CompactSql = """
+        WITH moved AS (
+            DELETE FROM leaderboard_log WHERE board = $1
+            RETURNING player_ids, display_names, scores, achieved_ats
+        ), best AS (
+            SELECT DISTINCT ON (u.player_id) u.player_id, u.display_name, u.score, u.achieved_at
+            FROM moved, unnest(moved.player_ids, moved.display_names, moved.scores, moved.achieved_ats)
+                AS u (player_id, display_name, score, achieved_at)
+            ORDER BY u.player_id, u.score DESC, u.achieved_at ASC
+        )
         INSERT INTO leaderboard_entries AS e (board, player_id, display_name, score, achieved_at)
-        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+        SELECT $1, player_id, display_name, score, achieved_at FROM best
         ON CONFLICT (board, player_id) DO UPDATE
             SET display_name = excluded.display_name, score = excluded.score, achieved_at = excluded.achieved_at
             WHERE excluded.score > e.score OR (excluded.score = e.score AND excluded.achieved_at < e.achieved_at)
         """;
 
-    /// <summary>
-    /// Players with an entry in memory have a row (memory only ever follows a commit), so a plain
-    /// UPDATE does: it skips the upsert's conflict check and row lock (one WAL record less per entry).
-    /// The <c>WHERE</c> keeps the better entry whatever the commit order of concurrent batches.
-    /// </summary>
-    private const string ImproveSql = """
-        UPDATE leaderboard_entries AS e
-            SET display_name = u.display_name, score = u.score, achieved_at = u.achieved_at
-        FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u (player_id, display_name, score, achieved_at)
-        WHERE e.board = $1 AND e.player_id = u.player_id
-            AND (u.score > e.score OR (u.score = e.score AND u.achieved_at < e.achieved_at))
-        """;
-
     private readonly RankedSet _entries = new();
     private Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
     private int _writesInFlight;
+    private long _uncompacted;
+    private bool _compacting;
 
     private string Board => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var rows = new List<RankedEntry>();
-        await using var command = dataSource.CreateCommand(
-            "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1");
-        command.Parameters.AddWithValue(Board);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        // The log is small (what the last compaction left); index it first, then stream the table once.
+        var logged = new Dictionary<string, RankedEntry>(StringComparer.Ordinal);
+        await using (var command = dataSource.CreateCommand(
+            "SELECT u.* FROM leaderboard_log AS l, unnest(l.player_ids, l.display_names, l.scores, l.achieved_ats) AS u WHERE l.board = $1"))
         {
-            rows.Add(new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3)));
+            command.Parameters.AddWithValue(Board);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var entry = new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+                _uncompacted++;
+                if (entry.Beats(logged.GetValueOrDefault(entry.PlayerId)))
+                {
+                    logged[entry.PlayerId] = entry;
+                }
+            }
         }
 
+        var rows = new List<RankedEntry>();
+        await using (var command = dataSource.CreateCommand(
+            "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1"))
+        {
+            command.Parameters.AddWithValue(Board);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var entry = new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+                if (logged.Remove(entry.PlayerId, out var better) && better.Beats(entry))
+                {
+                    entry = better;
+                }
+
+                rows.Add(entry);
+            }
+        }
+
+        rows.AddRange(logged.Values);
         _entries.Load(rows);
+        var interval = options.Value.CompactionInterval;
+        this.RegisterGrainTimer(CompactAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
     }
 
-    public async Task<SubmissionResult> SubmitAsync(ScoreSubmission submission)
-    {
-        var candidate = new RankedEntry(submission.PlayerId, submission.DisplayName, submission.Score, submission.AchievedAt);
-        if (!candidate.Beats(_entries.Find(candidate.PlayerId)))
-        {
-            return new SubmissionResult(false, StandingOf(candidate.PlayerId)!);
-        }
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        CompactAsync(cancellationToken);
 
-        if (!_pending.TryGetValue(candidate.PlayerId, out var write))
+    public async Task<ImmutableArray<SubmissionResult>> SubmitAsync(ImmutableArray<ScoreSubmission> submissions)
+    {
+        var candidates = new RankedEntry[submissions.Length];
+        var writes = new List<PendingWrite>(submissions.Length);
+        for (var i = 0; i < submissions.Length; i++)
         {
-            _pending[candidate.PlayerId] = write = new PendingWrite(candidate);
-        }
-        else if (candidate.Beats(write.Entry))
-        {
-            write.Entry = candidate;
+            var (playerId, displayName, score, achievedAt) = submissions[i];
+            var candidate = candidates[i] = new RankedEntry(playerId, displayName, score, achievedAt);
+            if (!candidate.Beats(_entries.Find(playerId)))
+            {
+                continue; // answered from memory: nothing to write
+            }
+
+            if (!_pending.TryGetValue(playerId, out var write))
+            {
+                _pending[playerId] = write = new PendingWrite(candidate);
+            }
+            else if (candidate.Beats(write.Entry))
+            {
+                write.Entry = candidate;
+            }
+
+            writes.Add(write);
         }
 
         StartWrites();
-        await write.Committed.Task;
-        return new SubmissionResult(_entries.Find(candidate.PlayerId) == candidate, StandingOf(candidate.PlayerId)!);
+        foreach (var write in writes)
+        {
+            await write.Committed.Task;
+        }
+
+        var results = ImmutableArray.CreateBuilder<SubmissionResult>(candidates.Length);
+        foreach (var candidate in candidates)
+        {
+            results.Add(new SubmissionResult(_entries.Find(candidate.PlayerId) == candidate, StandingOf(candidate.PlayerId)!));
+        }
+
+        return results.MoveToImmutable();
     }
 
     public Task<LeaderboardPage> GetPageAsync(LeaderboardQuery query)
@@ -132,7 +194,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         Exception? failure = null;
         try
         {
-            await UpsertAsync(batch);
+            await AppendAsync(batch);
             metrics.WriteBatchSize.Record(batch.Count);
             foreach (var write in batch)
             {
@@ -167,37 +229,17 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         }
     }
 
-    /// <summary>Writes a batch as one round trip and one transaction: an UPDATE for known players, an upsert for new ones.</summary>
-    private async Task UpsertAsync(List<PendingWrite> batch)
+    /// <summary>Appends a batch as one log row: one statement, one commit, one WAL flush.</summary>
+    private async Task AppendAsync(List<PendingWrite> batch)
     {
-        var known = batch.Where(w => _entries.Find(w.Entry.PlayerId) is not null).Select(w => w.Entry).ToList();
-        var added = batch.Where(w => _entries.Find(w.Entry.PlayerId) is null).Select(w => w.Entry).ToList();
+        var (playerIds, displayNames, scores, achievedAts) = (new string[batch.Count], new string[batch.Count], new long[batch.Count], new long[batch.Count]);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            (playerIds[i], displayNames[i], scores[i], achievedAts[i]) = batch[i].Entry;
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync();
-        await using var write = new NpgsqlBatch(connection);
-        if (known.Count > 0)
-        {
-            write.BatchCommands.Add(EntriesCommand(ImproveSql, known));
-        }
-
-        if (added.Count > 0)
-        {
-            write.BatchCommands.Add(EntriesCommand(UpsertSql, added));
-        }
-
-        // One Sync for the whole batch: both statements commit together (one WAL flush).
-        await write.PrepareAsync(); // kept per pooled connection: parsed and planned once
-        await write.ExecuteNonQueryAsync();
-    }
-
-    private NpgsqlBatchCommand EntriesCommand(string sql, List<RankedEntry> entries)
-    {
-        var (playerIds, displayNames, scores, achievedAts) = (new string[entries.Count], new string[entries.Count], new long[entries.Count], new long[entries.Count]);
-        for (var i = 0; i < entries.Count; i++)
-        {
-            (playerIds[i], displayNames[i], scores[i], achievedAts[i]) = entries[i];
-        }
-
-        return new NpgsqlBatchCommand(sql)
+        await using var append = new NpgsqlCommand(AppendSql, connection)
         {
             Parameters =
             {
@@ -208,6 +250,35 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
                 new NpgsqlParameter<long[]> { TypedValue = achievedAts },
             },
         };
+        await append.PrepareAsync(); // kept per pooled connection: parsed and planned once
+        await append.ExecuteNonQueryAsync();
+        _uncompacted += batch.Count;
+    }
+
+    /// <summary>Folds the log into <c>leaderboard_entries</c> when it has rows; one run at a time.</summary>
+    private async Task CompactAsync(CancellationToken cancellationToken)
+    {
+        if (_compacting || _uncompacted == 0)
+        {
+            return;
+        }
+
+        _compacting = true;
+        try
+        {
+            var folding = _uncompacted;
+            var started = Stopwatch.GetTimestamp();
+            await using var command = dataSource.CreateCommand(CompactSql);
+            command.CommandTimeout = 0; // a large backlog after an outage may take long; it is never on a caller's path
+            command.Parameters.AddWithValue(Board);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            _uncompacted -= folding;
+            metrics.CompactionDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+        finally
+        {
+            _compacting = false;
+        }
     }
 
     private sealed class PendingWrite(RankedEntry entry)

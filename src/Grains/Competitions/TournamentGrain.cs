@@ -14,7 +14,7 @@ namespace PlayMusic.Grains.Competitions;
 /// Standings changes are pushed to every API node by a second timer, at most once per
 /// <see cref="StandingsPushInterval"/> (docs/competitions.md, "Live standings").
 /// </summary>
-public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider clock, ILogger<TournamentGrain> logger)
+public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider clock, LeaderboardSubmitter boards, ILogger<TournamentGrain> logger)
     : Grain, ITournamentGrain, IRemindable
 {
     private const string LifecycleReminder = "lifecycle";
@@ -217,7 +217,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         // A duplicate is offered to the board again: a crash may have come between the attempt and the board write.
         if (verdict is TournamentRunVerdict.Counted or TournamentRunVerdict.Duplicate)
         {
-            var submitted = await Board.SubmitAsync(new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
+            var submitted = await boards.SubmitAsync(BoardKeys.Tournament(Id), new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
             if (submitted.Improved)
             {
                 // An improver moves up from its old rank (unknown: the board's end) and pushes down only those it passes.
