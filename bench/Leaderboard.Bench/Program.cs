@@ -189,25 +189,19 @@ internal static class Load
 {
     public static string Average() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
-    /// <summary><paramref name="concurrency"/> loops, each awaiting one operation at a time, for <paramref name="duration"/>.</summary>
+    /// <summary>How long each phase runs unmeasured first, so that tiered JIT and pools settle (WARMUP_SECONDS, default 2).</summary>
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("WARMUP_SECONDS") ?? "2"));
+
+    /// <summary><paramref name="concurrency"/> loops, each awaiting one operation at a time, for <see cref="Warmup"/> then <paramref name="duration"/> (measured).</summary>
     public static async Task<LoadResult> RunAsync(string name, int concurrency, TimeSpan duration, ServerCpu server, Func<Random, Task> operation)
     {
+        await Loops(concurrency, Warmup, operation, latencies: null);
         var latencies = new List<double>[concurrency];
         var benchCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var serverCpu = server.Seconds();
         var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
-        {
-            var rng = new Random(worker);
-            var mine = latencies[worker] = new List<double>(100_000);
-            while (clock.Elapsed < duration)
-            {
-                var start = Stopwatch.GetTimestamp();
-                await operation(rng);
-                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-            }
-        })));
+        await Loops(concurrency, duration, operation, latencies);
         var elapsed = clock.Elapsed.TotalSeconds;
         var benchMicros = (Process.GetCurrentProcess().TotalProcessorTime - benchCpu).TotalMicroseconds;
         var serverMicros = (server.Seconds() - serverCpu) * 1e6;
@@ -217,6 +211,27 @@ internal static class Load
         Console.WriteLine($"  {name}: {all.Length:N0} ops in {elapsed:F1} s (load average {Average()}); GCs gen0/1/2 "
             + $"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms");
         return result;
+    }
+
+    private static Task Loops(int concurrency, TimeSpan duration, Func<Random, Task> operation, List<double>[]? latencies)
+    {
+        var clock = Stopwatch.StartNew();
+        return Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        {
+            var rng = new Random(worker + (latencies is null ? 1_000 : 0));
+            var mine = new List<double>(100_000);
+            if (latencies is not null)
+            {
+                latencies[worker] = mine;
+            }
+
+            while (clock.Elapsed < duration)
+            {
+                var start = Stopwatch.GetTimestamp();
+                await operation(rng);
+                mine.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            }
+        })));
     }
 }
 
