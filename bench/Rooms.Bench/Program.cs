@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using System.Diagnostics.Tracing;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Extensions.DependencyInjection;
 using PlayMusic.Rooms;
 
@@ -10,10 +12,52 @@ using PlayMusic.Rooms;
 // 1 spectator), all over MessagePack. Prints input→observed latency, delivery ratio, the server's tick lag
 // p99 (from /metrics), server CPU s/s and RSS (from /proc/<pid>), and this driver's CPU.
 //   dotnet PlayMusic.Rooms.Bench.dll --url http://127.0.0.1:5180 --server-pid 1234 --rooms 50,100 --seconds 15
+// With --idle-lobbies N it instead measures server memory per idle lobby: N connections, then one lobby each.
 var options = Args.Parse(args);
+if (options.IdleLobbies > 0)
+{
+    await MeasureIdleLobbiesAsync(options);
+    return;
+}
+
 foreach (var rooms in options.Rooms)
 {
     await RunAsync(options, rooms);
+}
+
+// Server memory per idle lobby: the live managed heap after a full GC (induced over EventPipe, as dotnet-gcdump
+// does) and RSS, with N host connections open, then after each has created a lobby. The difference is what the
+// lobby rooms themselves cost (grain, state, registry, groups); the total includes their connections.
+static async Task MeasureIdleLobbiesAsync(Args options)
+{
+    using var http = new HttpClient { BaseAddress = options.Url };
+    var pid = options.ServerPid ?? throw new InvalidOperationException("--idle-lobbies needs --server-pid");
+    var baseline = await ServerMemory.SettledAsync(http, pid);
+    var hosts = new List<HubConnection>();
+    for (var i = 0; i < options.IdleLobbies; i++)
+    {
+        hosts.Add(await BenchRoom.ConnectAsync(http, options.Url, $"idle{i}"));
+    }
+
+    var connected = await ServerMemory.SettledAsync(http, pid);
+    foreach (var host in hosts)
+    {
+        await host.InvokeAsync<RoomJoined>("CreateRoom",
+            new Dictionary<string, object> { ["mode"] = "runner", ["songId"] = "idle", ["songDurationMs"] = 180_000, ["maxPlayers"] = 4, ["isPrivate"] = true });
+    }
+
+    var lobbies = await ServerMemory.SettledAsync(http, pid);
+    double PerLobby(long after, long before) => (after - before) / 1024.0 / options.IdleLobbies;
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"idle_lobbies={options.IdleLobbies} heap_mib baseline={baseline.HeapBytes / 1048576.0:F1} connected={connected.HeapBytes / 1048576.0:F1} lobbies={lobbies.HeapBytes / 1048576.0:F1} " +
+        $"rss_mib baseline={baseline.RssBytes / 1048576.0:F0} connected={connected.RssBytes / 1048576.0:F0} lobbies={lobbies.RssBytes / 1048576.0:F0}\n" +
+        $"  per connection: heap {PerLobby(connected.HeapBytes, baseline.HeapBytes):F1} KiB, rss {PerLobby(connected.RssBytes, baseline.RssBytes):F1} KiB\n" +
+        $"  per lobby room: heap {PerLobby(lobbies.HeapBytes, connected.HeapBytes):F1} KiB, rss {PerLobby(lobbies.RssBytes, connected.RssBytes):F1} KiB\n" +
+        $"  per lobby with its host connection: heap {PerLobby(lobbies.HeapBytes, baseline.HeapBytes):F1} KiB, rss {PerLobby(lobbies.RssBytes, baseline.RssBytes):F1} KiB"));
+    foreach (var host in hosts)
+    {
+        await host.DisposeAsync();
+    }
 }
 
 static async Task RunAsync(Args options, int roomCount)
@@ -58,7 +102,7 @@ static async Task RunAsync(Args options, int roomCount)
 
 static double Pct(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds)
+sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int IdleLobbies)
 {
     public static Args Parse(string[] args)
     {
@@ -68,7 +112,8 @@ sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds)
             new Uri(Get("--url", "http://127.0.0.1:5180")),
             pid.Length > 0 ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
             [.. Get("--rooms", "10").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))],
-            int.Parse(Get("--seconds", "15"), CultureInfo.InvariantCulture));
+            int.Parse(Get("--seconds", "15"), CultureInfo.InvariantCulture),
+            int.Parse(Get("--idle-lobbies", "0"), CultureInfo.InvariantCulture));
     }
 }
 
@@ -91,12 +136,7 @@ sealed class BenchRoom : IAsyncDisposable
         var connections = new HubConnection[3];
         for (var i = 0; i < 3; i++)
         {
-            using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName = $"bench{index}-{i}" });
-            var token = (await response.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
-            connections[i] = new HubConnectionBuilder()
-                .WithUrl(new Uri(url, "/hubs/game"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
-                .AddMessagePackProtocol()
-                .Build();
+            connections[i] = await BuildAsync(http, url, $"bench{index}-{i}");
         }
 
         var room = new BenchRoom(connections);
@@ -125,6 +165,24 @@ sealed class BenchRoom : IAsyncDisposable
         }
 
         return room;
+    }
+
+    /// <summary>A started MessagePack connection for a new guest.</summary>
+    public static async Task<HubConnection> ConnectAsync(HttpClient http, Uri url, string displayName)
+    {
+        var connection = await BuildAsync(http, url, displayName);
+        await connection.StartAsync();
+        return connection;
+    }
+
+    private static async Task<HubConnection> BuildAsync(HttpClient http, Uri url, string displayName)
+    {
+        using var response = await http.PostAsJsonAsync("/api/auth/guest", new { displayName });
+        var token = (await response.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
+        return new HubConnectionBuilder()
+            .WithUrl(new Uri(url, "/hubs/game"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+            .AddMessagePackProtocol()
+            .Build();
     }
 
     public Task WaitRunningAsync() => _running.Task;
@@ -214,6 +272,37 @@ sealed record ProcessStats(double CpuSeconds, long RssKiB)
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         var rss = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return new ProcessStats(ticks / 100.0, long.Parse(rss.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>The server's live managed heap (after a full GC this bench induces) and its RSS.</summary>
+sealed record ServerMemory(long HeapBytes, long RssBytes)
+{
+    private const long GCHeapCollectKeyword = 0x800000;
+
+    public static async Task<ServerMemory> SettledAsync(HttpClient http, int pid)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(5)); // timers, pending writes and connection handshakes settle
+        var client = new DiagnosticsClient(pid);
+        using (var session = client.StartEventPipeSession(
+            [new EventPipeProvider("Microsoft-Windows-DotNETRuntime", EventLevel.Informational, GCHeapCollectKeyword)], requestRundown: false))
+        {
+            var drain = session.EventStream.CopyToAsync(Stream.Null);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await session.StopAsync(CancellationToken.None);
+            await drain;
+        }
+
+        long heap = 0;
+        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
+        {
+            if (line.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal))
+            {
+                heap += (long)double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return new ServerMemory(heap, ProcessStats.Read(pid)!.RssKiB * 1024);
     }
 }
 
