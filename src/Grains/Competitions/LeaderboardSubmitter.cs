@@ -6,14 +6,18 @@ namespace PlayMusic.Grains.Competitions;
 
 /// <summary>
 /// The way into boards for everything in this process: concurrent submissions to one board travel
-/// as one grain call (at most <see cref="MaxCallsInFlight"/> per board at a time; what arrives
-/// meanwhile forms the next call), so a busy board costs one message per batch instead of one
-/// per score. Each caller still gets its own result, after its score is durable.
+/// as one grain call (one call per board at a time; what arrives meanwhile forms the next call),
+/// so a busy board costs one message and one commit per batch instead of one per score. Each
+/// caller still gets its own result, after its score is durable.
 /// </summary>
 public sealed class LeaderboardSubmitter(IGrainFactory grains)
 {
-    /// <summary>Two calls per board: one is answered while the next is on its way, as the board does with its writes.</summary>
-    public const int MaxCallsInFlight = 2;
+    /// <summary>
+    /// One call per board from this process: with more, concurrent callers split into smaller batches
+    /// that cost more CPU and commits per score (measured: 16 vs 32 scores per commit at 32 callers).
+    /// The board still overlaps calls from several processes (two writes in flight).
+    /// </summary>
+    public const int MaxCallsInFlight = 1;
 
     private readonly ConcurrentDictionary<string, BoardQueue> _boards = new(StringComparer.Ordinal);
     private readonly IGrainFactory _grains = grains;
