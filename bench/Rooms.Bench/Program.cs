@@ -70,7 +70,14 @@ static async Task RunAsync(Args options, int roomCount)
     }
 
     await Task.WhenAll(rooms.Select(r => r.WaitRunningAsync()));
-    await Task.Delay(1000);
+
+    // Unmeasured play first: the server's tiered JIT (and its dynamic-PGO instrumented tier, which
+    // perf showed costing a fifth of the CPU while it lasts) settles under this load.
+    using (var warmup = new CancellationTokenSource(TimeSpan.FromSeconds(options.WarmupSeconds)))
+    {
+        await Task.WhenAll(rooms.Select(r => r.SendInputsAsync(warmup.Token)));
+    }
+
     foreach (var room in rooms)
     {
         room.ResetCounters();
@@ -102,7 +109,7 @@ static async Task RunAsync(Args options, int roomCount)
 
 static double Pct(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int IdleLobbies)
+sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int WarmupSeconds, int IdleLobbies)
 {
     public static Args Parse(string[] args)
     {
@@ -113,6 +120,7 @@ sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int IdleLo
             pid.Length > 0 ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
             [.. Get("--rooms", "10").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))],
             int.Parse(Get("--seconds", "15"), CultureInfo.InvariantCulture),
+            int.Parse(Get("--warmup", "15"), CultureInfo.InvariantCulture),
             int.Parse(Get("--idle-lobbies", "0"), CultureInfo.InvariantCulture));
     }
 }
@@ -125,7 +133,9 @@ sealed class BenchRoom : IAsyncDisposable
     private readonly long[][] _sentAt = [new long[Window], new long[Window]];
     private readonly List<double> _latencies = [];
     private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly long _started = Stopwatch.GetTimestamp();
     private long _ticks;
+    private long _seq;
 
     private BenchRoom(HubConnection[] connections) => _connections = connections;
 
@@ -207,12 +217,10 @@ sealed class BenchRoom : IAsyncDisposable
     public async Task SendInputsAsync(CancellationToken stop)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromTicks(TimeSpan.TicksPerSecond / 30));
-        var seq = 0L;
-        var started = Stopwatch.GetTimestamp();
         while (await timer.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
         {
-            seq++;
-            var songTimeMs = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var seq = ++_seq; // continues across calls (warm-up, then measurement): seq and score only ever grow
+            var songTimeMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
             for (var seat = 0; seat < 2; seat++)
             {
                 Volatile.Write(ref _sentAt[seat][seq % Window], Stopwatch.GetTimestamp());
