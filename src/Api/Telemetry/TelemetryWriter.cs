@@ -557,7 +557,11 @@ public sealed class TelemetryWriter(
         /// <summary>Replaced once by the dispatch loop when it stamps a session's start.</summary>
         public object Row { get; set; } = row;
 
-        public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>
+        /// Continuations run synchronously: after a commit the writer answers its whole batch in one
+        /// go instead of queueing a thread-pool item (and waking a thread) per request.
+        /// </summary>
+        public TaskCompletionSource<object?> Done { get; } = new();
     }
 
     /// <summary>What the counting loop needs of a committed batch; the rest it reads back.</summary>
