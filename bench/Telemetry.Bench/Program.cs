@@ -28,7 +28,7 @@ var tokens = await Task.WhenAll(Enumerable.Range(0, 400).Select(async i =>
 
 // Warm-up (JIT, connection pool, grain activations), not measured.
 var randoms = Enumerable.Range(0, options.Concurrency).Select(i => new Random(i)).ToArray();
-await RunAsync("warm-up", TimeSpan.FromSeconds(2), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]), print: false);
+await RunAsync("warm-up", TimeSpan.FromSeconds(options.WarmupSeconds), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]), print: false);
 var ingest = await RunAsync("telemetry ingest (session → perf → end, + drop-out beacons)", TimeSpan.FromSeconds(options.Seconds),
     i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]));
 var plain = await RunAsync("plain GET /healthz", TimeSpan.FromSeconds(options.Seconds), _ => HealthzAsync(http));
@@ -39,6 +39,7 @@ async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<
 {
     var loadBefore = LoadAverage();
     var cpuBefore = ServerCpu(options.ServerPid);
+    var dbCpuBefore = DatabaseCpu(options.DatabasePid);
     var wall = Stopwatch.StartNew();
     var deadline = DateTime.UtcNow + duration;
     var samples = await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(async i =>
@@ -53,6 +54,7 @@ async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<
     }));
     wall.Stop();
     var cpu = ServerCpu(options.ServerPid) - cpuBefore;
+    var dbCpu = DatabaseCpu(options.DatabasePid) - dbCpuBefore;
     var all = samples.SelectMany(s => s).ToList();
     var ok = all.Count(s => s.Ok);
     var latencies = all.Select(s => s.Ms).Order().ToArray();
@@ -65,6 +67,8 @@ async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<
             $"latency p50 {Percentile(latencies, 0.50):F2} ms, p99 {Percentile(latencies, 0.99):F2} ms; " +
             (cpu is null ? "server CPU: give --server-pid" : $"server CPU {cpu.Value.TotalSeconds / wall.Elapsed.TotalSeconds:F2} cores " +
                 $"({cpu.Value.TotalMilliseconds / Math.Max(1, ok):F3} ms CPU per request)") +
+            (dbCpu is null ? "" : $"; PostgreSQL CPU {dbCpu.Value.TotalSeconds / wall.Elapsed.TotalSeconds:F2} cores " +
+                $"({dbCpu.Value.TotalMilliseconds / Math.Max(1, ok):F3} ms per request)") +
             $"; load average {loadBefore} → {LoadAverage()}");
     }
 
@@ -93,7 +97,7 @@ static async Task<List<(bool Ok, double Ms)>> EngineIterationAsync(HttpClient ht
 
     using var start = new HttpRequestMessage(HttpMethod.Post, "/api/sessions")
     {
-        Content = JsonContent.Create(new { gameId = $"bench-song-{random.Next(5)}", mode = "runner", loadId, referrer, country, deviceTier = tier, engineVersion = "bench" }),
+        Content = Json(new { gameId = $"bench-song-{random.Next(5)}", mode = "runner", loadId, referrer, country, deviceTier = tier, engineVersion = "bench" }),
     };
     start.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
     var watch = Stopwatch.StartNew();
@@ -119,9 +123,18 @@ static async Task<List<(bool Ok, double Ms)>> HealthzAsync(HttpClient http) =>
 
 static Task<HttpResponseMessage> Post(HttpClient http, string path, string perfToken, object body)
 {
-    var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+    var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(body) };
     request.Headers.Add("X-Perf-Token", perfToken);
     return http.SendAsync(request);
+}
+
+// What the engine's fetch(…, { body: JSON.stringify(…) }) sends: a body with a Content-Length
+// (JsonContent would send it chunked, which costs the server extra reads and parsing).
+static ByteArrayContent Json(object body)
+{
+    var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, JsonSerializerOptions.Web));
+    content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+    return content;
 }
 
 static async Task<(bool Ok, double Ms)> TimedAsync(Func<Task<HttpResponseMessage>> send, HttpStatusCode expected)
@@ -145,21 +158,55 @@ static double Percentile(double[] sorted, double fraction) =>
 static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 
 /// <summary>User + system CPU time of the server process, from /proc (Linux).</summary>
-static TimeSpan? ServerCpu(int? pid)
+static TimeSpan? ServerCpu(int? pid) => pid is null ? null : TimeSpan.FromSeconds(CpuTicks(pid.Value, children: false) / 100.0); // USER_HZ is 100
+
+/// <summary>
+/// CPU time of a PostgreSQL server: the postmaster (with its exited children) plus every live
+/// backend and auxiliary process it started.
+/// </summary>
+static TimeSpan? DatabaseCpu(int? postmaster)
 {
-    if (pid is null)
+    if (postmaster is null)
     {
         return null;
     }
 
-    var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    var ticks = CpuTicks(postmaster.Value, children: true);
+    foreach (var dir in Directory.EnumerateDirectories("/proc"))
+    {
+        if (int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid) && StatFields(pid) is { } fields
+            && fields[1] == postmaster.Value.ToString(CultureInfo.InvariantCulture))
+        {
+            ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        }
+    }
+
+    return TimeSpan.FromSeconds(ticks / 100.0);
+}
+
+static long CpuTicks(int pid, bool children)
+{
+    var fields = StatFields(pid) ?? throw new InvalidOperationException($"process {pid} is gone");
     var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-    return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+    return children ? ticks + long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture) : ticks;
+}
+
+/// <summary>/proc/pid/stat after the command name (field 0 = state, 1 = ppid, 11/12 = utime/stime, 13/14 = children's).</summary>
+static string[]? StatFields(int pid)
+{
+    try
+    {
+        return File.ReadAllText($"/proc/{pid}/stat").Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    }
+    catch (IOException)
+    {
+        return null;
+    }
 }
 
 internal sealed record Result(double PerSecond);
 
-internal sealed record Options(string Url, int Seconds, int Concurrency, int? ServerPid)
+internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int Concurrency, int? ServerPid, int? DatabasePid)
 {
     public static Options Parse(string[] args)
     {
@@ -167,7 +214,9 @@ internal sealed record Options(string Url, int Seconds, int Concurrency, int? Se
         return new Options(
             Value("--url") ?? "http://127.0.0.1:5080",
             int.Parse(Value("--seconds") ?? "10", CultureInfo.InvariantCulture),
+            int.Parse(Value("--warmup") ?? "5", CultureInfo.InvariantCulture),
             int.Parse(Value("--concurrency") ?? "32", CultureInfo.InvariantCulture),
-            Value("--server-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null);
+            Value("--server-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
+            Value("--db-pid") is { } db ? int.Parse(db, CultureInfo.InvariantCulture) : null);
     }
 }

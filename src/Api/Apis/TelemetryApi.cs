@@ -33,25 +33,12 @@ public static class TelemetryApi
 
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api").AddEndpointFilter(UnavailableAs503);
+        var api = endpoints.MapGroup("/api");
         api.MapPost("/sessions", StartSession).RequireAuthorization();
         api.MapPost("/sessions/{sessionId}/perf", ReportPerf);
         api.MapPost("/sessions/{sessionId}/end", EndSession);
         api.MapPost("/beacon/dropout", Dropout);
         return endpoints;
-    }
-
-    /// <summary>Storage trouble is the client's cue to retry, not a server bug: 503, never 500.</summary>
-    private static async ValueTask<object?> UnavailableAs503(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        try
-        {
-            return await next(context);
-        }
-        catch (TelemetryUnavailableException)
-        {
-            return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, "UNAVAILABLE", "telemetry storage is unavailable: retry");
-        }
     }
 
     private static async Task<Results<Created<StartSessionResponse>, ProblemHttpResult>> StartSession(

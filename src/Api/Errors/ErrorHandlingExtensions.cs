@@ -38,9 +38,10 @@ public static class ErrorHandlingExtensions
                 BadHttpRequestException { InnerException: JsonException json } =>
                     (400, ErrorCodes.InvalidJson, $"{JsonField(json)}: the request body is not valid JSON of the expected shape"),
                 BadHttpRequestException bad => (bad.StatusCode, ApiProblem.DefaultCode(bad.StatusCode), bad.Message),
+                UnavailableException unavailable => (503, ApiProblem.DefaultCode(503), unavailable.Message),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
-            if (status >= 500)
+            if (status == 500)
             {
                 logger.LogError(exception, "Unhandled exception on {Method} {Path}", context.Request.Method, context.Request.Path);
             }
@@ -58,3 +59,6 @@ public static class ErrorHandlingExtensions
             string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
     }
 }
+
+/// <summary>A dependency (e.g. storage) could not do its part: 503, the client may retry; not a server bug.</summary>
+public class UnavailableException(string message, Exception inner) : Exception(message, inner);

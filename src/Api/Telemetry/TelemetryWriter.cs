@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using Npgsql;
 using NpgsqlTypes;
 using PlayMusic.Analytics;
+using PlayMusic.Api.Errors;
 using PlayMusic.Hosting;
 using Orleans.Runtime;
 
@@ -56,7 +59,13 @@ public sealed class TelemetryWriter(
     ILogger<TelemetryWriter> logger) : BackgroundService
 {
     public const int MaxBatch = 1000;
-    public const int MaxInFlight = 4;
+    public const int MaxInFlight = 2;
+
+    /// <summary>
+    /// The counting loop reads flags and publishes at most this often: under load one flag query
+    /// and one stream message per portal × day cover many batches instead of one each.
+    /// </summary>
+    public static readonly TimeSpan CountInterval = TimeSpan.FromMilliseconds(50);
 
     private const string TransactionSql = "SELECT pg_current_xact_id()::text::bigint";
 
@@ -135,9 +144,14 @@ public sealed class TelemetryWriter(
     });
 
     // Writes in dispatch order; the counting loop awaits each one, so it sees commits in that order.
-    private readonly Channel<Task<CommittedBatch?>> _committed = Channel.CreateBounded<Task<CommittedBatch?>>(4 * MaxInFlight);
+    // Roomy: the counting loop takes a CountInterval's worth of batches at once.
+    private readonly Channel<Task<CommittedBatch?>> _committed = Channel.CreateBounded<Task<CommittedBatch?>>(MaxBatch);
 
     private readonly SemaphoreSlim _connections = new(MaxInFlight);
+
+    // Connections stay open for the writer's life (a broken one is dropped): a pooled connection
+    // would send PostgreSQL its reset statements at every reuse, i.e. once per batch.
+    private readonly ConcurrentQueue<NpgsqlConnection> _idle = new();
 
     private readonly Counter<long> _ingested = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateCounter<long>("playmusic.analytics.events_ingested", description: "Telemetry events durably stored");
@@ -219,9 +233,12 @@ public sealed class TelemetryWriter(
     /// <summary>Never throws: a failed batch fails its requests (503) and yields null.</summary>
     private async Task<CommittedBatch?> WriteAndReleaseAsync(List<Pending> batch)
     {
+        NpgsqlConnection? connection = null;
         try
         {
-            var committed = await WriteAsync(batch);
+            connection = _idle.TryDequeue(out var open) ? open : await dataSource.OpenConnectionAsync();
+            var committed = await WriteAsync(connection, batch);
+            _idle.Enqueue(connection);
             _batchSize.Record(batch.Count);
             _ingested.Add(batch.Count);
             return committed;
@@ -229,6 +246,7 @@ public sealed class TelemetryWriter(
         catch (Exception ex)
         {
             logger.LogError(ex, "Telemetry batch of {Count} rows failed", batch.Count);
+            await DropAsync(connection);
             batch.ForEach(p => p.Done.TrySetException(new TelemetryUnavailableException(ex)));
             return null;
         }
@@ -246,8 +264,16 @@ public sealed class TelemetryWriter(
     private async Task CountLoopAsync()
     {
         var writes = _committed.Reader;
+        NpgsqlConnection? connection = null;
+        var sinceCount = Stopwatch.StartNew();
         while (await writes.WaitToReadAsync())
         {
+            if (CountInterval - sinceCount.Elapsed is { Ticks: > 0 } wait)
+            {
+                await Task.Delay(wait);
+            }
+
+            sinceCount.Restart();
             var group = new List<CommittedBatch>();
             while (writes.TryPeek(out var write) && (group.Count == 0 || write.IsCompleted) && writes.TryRead(out _))
             {
@@ -259,12 +285,25 @@ public sealed class TelemetryWriter(
 
             try
             {
-                await PublishAsync(await CountAsync(group));
+                connection ??= await dataSource.OpenConnectionAsync();
+                await PublishAsync(await CountAsync(connection, group));
             }
             catch (Exception ex)
             {
                 logger.LogWarning(ex, "Counting committed telemetry failed; the counters catch up on their next recount");
+                await DropAsync(connection);
+                connection = null;
             }
+        }
+
+        await DropAsync(connection);
+    }
+
+    private static async Task DropAsync(NpgsqlConnection? connection)
+    {
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
         }
     }
 
@@ -272,10 +311,14 @@ public sealed class TelemetryWriter(
     {
         _queue.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
+        while (_idle.TryDequeue(out var connection))
+        {
+            await connection.DisposeAsync();
+        }
     }
 
     /// <summary>Stores the batch and completes every request in it once it has committed.</summary>
-    private async Task<CommittedBatch> WriteAsync(List<Pending> batch)
+    private static async Task<CommittedBatch> WriteAsync(NpgsqlConnection connection, List<Pending> batch)
     {
         var sessions = batch.Where(p => p.Row is SessionRow).Select(p => (SessionRow)p.Row).ToList();
         var dropouts = batch.Where(p => p.Row is DropoutRow).Select(p => (DropoutRow)p.Row).ToList();
@@ -283,7 +326,6 @@ public sealed class TelemetryWriter(
         var perfs = batch.Where(p => p.Row is PerfRow).GroupBy(p => ((PerfRow)p.Row).SessionId).ToList();
         var ends = batch.Where(p => p.Row is EndRow).GroupBy(p => ((EndRow)p.Row).SessionId).ToList();
 
-        await using var connection = await dataSource.OpenConnectionAsync();
         await using var command = connection.CreateBatch();
         command.BatchCommands.Add(new NpgsqlBatchCommand(TransactionSql));
         if (sessions.Count > 0)
@@ -418,7 +460,7 @@ public sealed class TelemetryWriter(
     /// Runs in dispatch order after every earlier batch has committed, so the flags read here see
     /// every session that orders before these batches' sessions.
     /// </summary>
-    private async Task<Dictionary<(string Key, long TransactionId), EventsBuilder>> CountAsync(List<CommittedBatch> group)
+    private static async Task<Dictionary<(string Key, long TransactionId), EventsBuilder>> CountAsync(NpgsqlConnection connection, List<CommittedBatch> group)
     {
         var events = new Dictionary<(string, long), EventsBuilder>();
         EventsBuilder EventsFor(string portal, DateTime at, long transactionId)
@@ -450,7 +492,6 @@ public sealed class TelemetryWriter(
             return events;
         }
 
-        await using var connection = await dataSource.OpenConnectionAsync();
         await using var command = connection.CreateBatch();
         command.BatchCommands.Add(Statement(SessionFlagsSql,
             new NpgsqlParameter { Value = sessionTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid }));
@@ -516,7 +557,11 @@ public sealed class TelemetryWriter(
         /// <summary>Replaced once by the dispatch loop when it stamps a session's start.</summary>
         public object Row { get; set; } = row;
 
-        public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>
+        /// Continuations run synchronously: after a commit the writer answers its whole batch in one
+        /// go instead of queueing a thread-pool item (and waking a thread) per request.
+        /// </summary>
+        public TaskCompletionSource<object?> Done { get; } = new();
     }
 
     /// <summary>What the counting loop needs of a committed batch; the rest it reads back.</summary>
@@ -546,4 +591,4 @@ public sealed class TelemetryWriter(
 }
 
 /// <summary>The telemetry store could not commit: the request may be retried.</summary>
-public sealed class TelemetryUnavailableException(Exception inner) : Exception("telemetry storage is unavailable", inner);
+public sealed class TelemetryUnavailableException(Exception inner) : UnavailableException("telemetry storage is unavailable: retry", inner);
