@@ -6,18 +6,19 @@ namespace PlayMusic.Grains.Competitions;
 
 /// <summary>
 /// The way into boards for everything in this process: concurrent submissions to one board travel
-/// as one grain call (one call per board at a time; what arrives meanwhile forms the next call),
-/// so a busy board costs one message and one commit per batch instead of one per score. Each
-/// caller still gets its own result, after its score is durable.
+/// as one grain call (at most <see cref="MaxCallsInFlight"/> per board at a time; what arrives
+/// meanwhile forms the next call), so a busy board costs one message and one commit per batch
+/// instead of one per score. Each caller still gets its own result, after its score is durable.
 /// </summary>
 public sealed class LeaderboardSubmitter(IGrainFactory grains)
 {
     /// <summary>
-    /// One call per board from this process: with more, concurrent callers split into smaller batches
-    /// that cost more CPU and commits per score (measured: 16 vs 32 scores per commit at 32 callers).
-    /// The board still overlaps calls from several processes (two writes in flight).
+    /// Two calls per board: one is answered while the next is on its way (the board keeps two writes
+    /// in flight to match). Measured at 32 callers: one call at a time gave 32 scores per commit but
+    /// ~20 % fewer per second (each batch waits for the whole previous round trip); four gave smaller,
+    /// costlier batches and ~30 % fewer.
     /// </summary>
-    public const int MaxCallsInFlight = 1;
+    public const int MaxCallsInFlight = 2;
 
     private readonly ConcurrentDictionary<string, BoardQueue> _boards = new(StringComparer.Ordinal);
     private readonly IGrainFactory _grains = grains;
