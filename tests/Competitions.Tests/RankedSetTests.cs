@@ -37,6 +37,25 @@ public sealed class RankedSetTests
     }
 
     [Fact]
+    public void Improve_keeps_only_a_better_entry_and_standing_reports_entry_and_rank()
+    {
+        var set = new RankedSet();
+        Assert.True(set.Improve(new RankedEntry("ann", "Ann", 100, 50)));   // new player
+        Assert.True(set.Improve(new RankedEntry("bob", "Bob", 200, 60)));
+        Assert.False(set.Improve(new RankedEntry("ann", "Ann", 90, 10)));   // lower score
+        Assert.False(set.Improve(new RankedEntry("ann", "Ann", 100, 50)));  // same score, same time
+        Assert.False(set.Improve(new RankedEntry("ann", "Ann", 100, 70)));  // same score, later
+        Assert.Equal((new RankedEntry("ann", "Ann", 100, 50), 2L), set.Standing("ann"));
+
+        Assert.True(set.Improve(new RankedEntry("ann", "Ann 2", 100, 40)));  // same score, earlier
+        Assert.True(set.Improve(new RankedEntry("ann", "Ann 3", 300, 90)));  // higher score
+        Assert.Equal((new RankedEntry("ann", "Ann 3", 300, 90), 1L), set.Standing("ann"));
+        Assert.Equal((new RankedEntry("bob", "Bob", 200, 60), 2L), set.Standing("bob"));
+        Assert.Null(set.Standing("nobody"));
+        Assert.Equal(2, set.Count);
+    }
+
+    [Fact]
     public void Ties_on_score_go_to_the_earlier_achievement()
     {
         var set = new RankedSet();

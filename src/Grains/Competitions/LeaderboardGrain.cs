@@ -143,7 +143,8 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         var results = ImmutableArray.CreateBuilder<SubmissionResult>(candidates.Length);
         foreach (var candidate in candidates)
         {
-            results.Add(new SubmissionResult(_entries.Find(candidate.PlayerId) == candidate, StandingOf(candidate.PlayerId)!));
+            var (entry, rank) = _entries.Standing(candidate.PlayerId)!.Value;
+            results.Add(new SubmissionResult(entry == candidate, new PlayerStanding(rank, entry.Score)));
         }
 
         return results.MoveToImmutable();
@@ -170,7 +171,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         [.. _entries.Range(start, count).Select((e, i) => new LeaderboardEntry(start + i + 1, e.PlayerId, e.DisplayName, e.Score, e.AchievedAt))];
 
     private PlayerStanding? StandingOf(string playerId) =>
-        _entries.Find(playerId) is { } entry ? new PlayerStanding(_entries.RankOf(playerId), entry.Score) : null;
+        _entries.Standing(playerId) is (var entry, var rank) ? new PlayerStanding(rank, entry.Score) : null;
 
     /// <summary>
     /// Starts batch writes while fewer than <see cref="MaxWritesInFlight"/> are running. Several batches
@@ -198,10 +199,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
             metrics.WriteBatchSize.Record(batch.Count);
             foreach (var write in batch)
             {
-                if (write.Entry.Beats(_entries.Find(write.Entry.PlayerId)))
-                {
-                    _entries.Set(write.Entry);
-                }
+                _entries.Improve(write.Entry);
             }
         }
         catch (Exception ex)

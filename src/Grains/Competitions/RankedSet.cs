@@ -47,9 +47,38 @@ public sealed class RankedSet
     public RankedEntry? Find(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? EntryAt(slot) : null;
 
     /// <summary>Makes <paramref name="entry"/> the player's entry, replacing any previous one.</summary>
-    public void Set(RankedEntry entry)
+    public void Set(RankedEntry entry) => Place(entry, _slotOf.TryGetValue(entry.PlayerId, out var slot) ? slot : None);
+
+    /// <summary>Makes <paramref name="entry"/> the player's entry if it beats the current one (one index lookup); whether it did.</summary>
+    public bool Improve(RankedEntry entry)
     {
-        if (_slotOf.TryGetValue(entry.PlayerId, out var slot))
+        if (!_slotOf.TryGetValue(entry.PlayerId, out var slot))
+        {
+            Place(entry, None);
+            return true;
+        }
+
+        ref readonly var current = ref _nodes[slot];
+        if (entry.Score < current.Score || (entry.Score == current.Score && entry.AchievedAt >= current.AchievedAt))
+        {
+            return false;
+        }
+
+        Place(entry, slot);
+        return true;
+    }
+
+    /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
+    public long RankOf(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? RankOfSlot(slot) : 0;
+
+    /// <summary>The player's entry and its 1-based rank with one index lookup, or null when the player has none.</summary>
+    public (RankedEntry Entry, long Rank)? Standing(string playerId) =>
+        _slotOf.TryGetValue(playerId, out var slot) ? (EntryAt(slot), RankOfSlot(slot)) : null;
+
+    /// <summary>Puts <paramref name="entry"/> into <paramref name="slot"/> (the player's), or a new slot when <see cref="None"/>.</summary>
+    private void Place(RankedEntry entry, int slot)
+    {
+        if (slot != None)
         {
             _root = Remove(_root, slot);
         }
@@ -66,14 +95,8 @@ public sealed class RankedSet
         _root = Insert(_root, slot);
     }
 
-    /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
-    public long RankOf(string playerId)
+    private long RankOfSlot(int target)
     {
-        if (!_slotOf.TryGetValue(playerId, out var target))
-        {
-            return 0;
-        }
-
         long before = 0;
         var node = _root;
         while (node != None)
