@@ -73,7 +73,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var entry = new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+                var entry = ReadEntry(reader);
                 _uncompacted++;
                 if (entry.Beats(logged.GetValueOrDefault(entry.PlayerId)))
                 {
@@ -90,7 +90,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var entry = new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+                var entry = ReadEntry(reader);
                 if (logged.Remove(entry.PlayerId, out var better) && better.Beats(entry))
                 {
                     entry = better;
@@ -105,6 +105,10 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         var interval = options.Value.CompactionInterval;
         this.RegisterGrainTimer(CompactAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
     }
+
+    /// <summary>An entry from a row of (player id, display name, score, achieved at), as both of the board's tables yield it.</summary>
+    private static RankedEntry ReadEntry(NpgsqlDataReader reader) =>
+        new(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
         CompactAsync(cancellationToken);

@@ -35,8 +35,10 @@ public sealed class LeaderboardSubmitter(IGrainFactory grains)
         return pending.Result.Task;
     }
 
-    private sealed record PendingSubmission(ScoreSubmission Submission)
+    private sealed class PendingSubmission(ScoreSubmission submission)
     {
+        public ScoreSubmission Submission { get; } = submission;
+
         public TaskCompletionSource<SubmissionResult> Result { get; } = new();
     }
 
