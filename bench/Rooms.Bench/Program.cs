@@ -306,7 +306,7 @@ sealed record ServerMemory(long HeapBytes, long RssBytes)
         {
             if (line.StartsWith("dotnet_gc_last_collection_heap_size_bytes{", StringComparison.Ordinal))
             {
-                heap += (long)double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                heap += (long)Histogram.SampleValue(line);
             }
         }
 
@@ -330,12 +330,16 @@ sealed record Histogram(SortedDictionary<double, double> Buckets)
             var le = line[(line.IndexOf("le=\"", StringComparison.Ordinal) + 4)..];
             le = le[..le.IndexOf('"')];
             var bound = le == "+Inf" ? double.PositiveInfinity : double.Parse(le, CultureInfo.InvariantCulture);
-            var count = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+            var count = SampleValue(line);
             buckets[bound] = buckets.GetValueOrDefault(bound) + count;
         }
 
         return new Histogram(buckets);
     }
+
+    /// <summary>The value of one Prometheus sample line (<c>name{labels} value [timestamp]</c>).</summary>
+    public static double SampleValue(string line) =>
+        double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
     public Histogram Minus(Histogram earlier) =>
         new(new SortedDictionary<double, double>(Buckets.ToDictionary(b => b.Key, b => b.Value - earlier.Buckets.GetValueOrDefault(b.Key))));
