@@ -204,6 +204,7 @@ internal static class Load
         var benchCpu = Process.GetCurrentProcess().TotalProcessorTime;
         var serverCpu = server.Seconds();
         var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        var allocated = GC.GetTotalAllocatedBytes();
         var clock = Stopwatch.StartNew();
         await Loops(concurrency, duration, operation, latencies);
         var elapsed = clock.Elapsed.TotalSeconds;
@@ -213,7 +214,8 @@ internal static class Load
         var result = new LoadResult(name, all.Length, all.Length / elapsed, all[all.Length / 2], all[(int)(all.Length * 0.99)],
             benchMicros / all.Length, serverMicros / all.Length);
         Console.WriteLine($"  {name}: {all.Length:N0} ops in {elapsed:F1} s (load average {Average()}); GCs gen0/1/2 "
-            + $"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms");
+            + $"{GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}, paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:F0} ms, "
+            + $"allocated {(GC.GetTotalAllocatedBytes() - allocated) / (double)all.Length:F0} B/op");
         return result;
     }
 

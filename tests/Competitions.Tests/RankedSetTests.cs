@@ -56,6 +56,53 @@ public sealed class RankedSetTests
     }
 
     [Fact]
+    public void A_slot_looked_up_once_serves_the_check_the_write_and_the_standing()
+    {
+        var set = new RankedSet();
+        set.Set(new RankedEntry("bob", "Bob", 200, 60));
+        var ann = new RankedEntry("ann", "Ann", 100, 50);
+
+        var slot = set.SlotOf("ann");
+        Assert.Equal(RankedSet.NoSlot, slot);
+        Assert.True(set.WouldImprove(ann, slot));
+        Assert.True(set.Improve(ann, ref slot));
+        Assert.NotEqual(RankedSet.NoSlot, slot); // the new player's slot, handed back
+        Assert.Equal((100L, 2L), set.StandingAt(slot));
+
+        // A stale NoSlot (another write placed the player meanwhile) is looked up again, not placed twice.
+        var stale = RankedSet.NoSlot;
+        Assert.False(set.Improve(new RankedEntry("ann", "Ann", 90, 10), ref stale));
+        Assert.Equal(slot, stale);
+        Assert.False(set.WouldImprove(new RankedEntry("ann", "Ann", 100, 70), slot));
+        Assert.True(set.Improve(new RankedEntry("ann", "Ann", 300, 90), ref stale));
+        Assert.Equal((300L, 1L), set.StandingAt(slot));
+        Assert.Equal(2, set.Count);
+    }
+
+    [Fact]
+    public void A_board_large_enough_for_huge_pages_keeps_its_order_through_growth_and_updates()
+    {
+        // 300,000 nodes are ~9 MiB: the node array is allocated pinned and advised for 2 MiB pages,
+        // and it is regrown (copied) several times on the way up from empty.
+        var set = new RankedSet();
+        for (var i = 0; i < 300_000; i++)
+        {
+            set.Improve(new RankedEntry($"p{i}", "", i, 0));
+        }
+
+        for (var i = 0; i < 300_000; i += 3)
+        {
+            Assert.True(set.Improve(new RankedEntry($"p{i}", "", 1_000_000 + i, 0)));
+        }
+
+        Assert.Equal(300_000, set.Count);
+        Assert.Equal(1, set.RankOf("p299997"));         // best improved entry
+        Assert.Equal(100_000, set.RankOf("p0"));        // lowest improved entry
+        Assert.Equal(100_001, set.RankOf("p299999"));   // best entry not improved
+        Assert.Equal(300_000, set.RankOf("p1"));
+    }
+
+    [Fact]
     public void Ties_on_score_go_to_the_earlier_achievement()
     {
         var set = new RankedSet();

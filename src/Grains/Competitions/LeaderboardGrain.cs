@@ -55,7 +55,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         """;
 
     private readonly RankedSet _entries = new();
-    private Dictionary<string, PendingWrite> _pending = new(StringComparer.Ordinal);
+    private PendingBatch _forming = new();
     private int _writesInFlight;
     private long _uncompacted;
     private bool _compacting;
@@ -115,40 +115,47 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
 
     public async Task<ImmutableArray<SubmissionResult>> SubmitAsync(ImmutableArray<ScoreSubmission> submissions)
     {
-        var candidates = new RankedEntry[submissions.Length];
-        var writes = new List<PendingWrite>(submissions.Length);
+        // Every write this call needs is in the batch being formed (it is only sent once this turn ends),
+        // so the call waits for that one batch; a score that is not an improvement needs no write.
+        var slots = new int[submissions.Length];
+        var writes = new PendingWrite?[submissions.Length];
+        var batch = _forming;
         for (var i = 0; i < submissions.Length; i++)
         {
             var (playerId, displayName, score, achievedAt) = submissions[i];
-            var candidate = candidates[i] = new RankedEntry(playerId, displayName, score, achievedAt);
-            if (!candidate.Beats(_entries.Find(playerId)))
+            var candidate = new RankedEntry(playerId, displayName, score, achievedAt);
+            slots[i] = _entries.SlotOf(playerId);
+            if (!_entries.WouldImprove(candidate, slots[i]))
             {
-                continue; // answered from memory: nothing to write
+                continue;
             }
 
-            if (!_pending.TryGetValue(playerId, out var write))
+            if (!batch.Writes.TryGetValue(playerId, out var write))
             {
-                _pending[playerId] = write = new PendingWrite(candidate);
+                batch.Writes[playerId] = write = new PendingWrite(candidate, slots[i]);
             }
             else if (candidate.Beats(write.Entry))
             {
                 write.Entry = candidate;
             }
 
-            writes.Add(write);
+            writes[i] = write;
         }
 
-        StartWrites();
-        foreach (var write in writes)
+        if (batch.Writes.Count > 0)
         {
-            await write.Committed.Task;
+            StartWrites();
+            await batch.Committed.Task;
         }
 
-        var results = ImmutableArray.CreateBuilder<SubmissionResult>(candidates.Length);
-        foreach (var candidate in candidates)
+        var results = ImmutableArray.CreateBuilder<SubmissionResult>(submissions.Length);
+        for (var i = 0; i < submissions.Length; i++)
         {
-            var (entry, rank) = _entries.Standing(candidate.PlayerId)!.Value;
-            results.Add(new SubmissionResult(entry == candidate, new PlayerStanding(rank, entry.Score)));
+            // A write that another call in the same batch bettered is not this caller's entry.
+            var write = writes[i];
+            var accepted = write is not null && write.Entry.Score == submissions[i].Score && write.Entry.AchievedAt == submissions[i].AchievedAt;
+            var (score, rank) = _entries.StandingAt(write?.Slot ?? slots[i]);
+            results.Add(new SubmissionResult(accepted, new PlayerStanding(rank, score)));
         }
 
         return results.MoveToImmutable();
@@ -179,31 +186,31 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
 
     /// <summary>
     /// Starts batch writes while fewer than <see cref="MaxWritesInFlight"/> are running. Several batches
-    /// may be in flight at once because the upsert keeps the better score whatever the commit order,
+    /// may be in flight at once because compaction keeps the better score whatever the commit order,
     /// and memory is only ever moved to a better entry; requests that arrive meanwhile form the next batch.
     /// </summary>
     private void StartWrites()
     {
-        while (_writesInFlight < MaxWritesInFlight && _pending.Count > 0)
+        while (_writesInFlight < MaxWritesInFlight && _forming.Writes.Count > 0)
         {
-            var batch = _pending.Values.ToList();
-            _pending = new Dictionary<string, PendingWrite>(StringComparer.Ordinal);
+            var batch = _forming;
+            _forming = new PendingBatch();
             _writesInFlight++;
             _ = WriteAsync(batch);
         }
     }
 
     /// <summary>Commits one batch, then applies it to memory and answers its callers. Never throws.</summary>
-    private async Task WriteAsync(List<PendingWrite> batch)
+    private async Task WriteAsync(PendingBatch batch)
     {
         Exception? failure = null;
         try
         {
-            await AppendAsync(batch);
-            metrics.WriteBatchSize.Record(batch.Count);
-            foreach (var write in batch)
+            await AppendAsync(batch.Writes);
+            metrics.WriteBatchSize.Record(batch.Writes.Count);
+            foreach (var write in batch.Writes.Values)
             {
-                _entries.Improve(write.Entry);
+                _entries.Improve(write.Entry, ref write.Slot);
             }
         }
         catch (Exception ex)
@@ -217,27 +224,26 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         }
 
         // The callers' continuations run inline here, in this turn of the activation, rather than
-        // as one more scheduled work item (and thread wake-up) per submission.
-        foreach (var write in batch)
+        // as one more scheduled work item (and thread wake-up) per call.
+        if (failure is null)
         {
-            if (failure is null)
-            {
-                write.Committed.SetResult();
-            }
-            else
-            {
-                write.Committed.SetException(failure);
-            }
+            batch.Committed.SetResult();
+        }
+        else
+        {
+            batch.Committed.SetException(failure);
         }
     }
 
     /// <summary>Appends a batch as one log row: one statement, one commit, one WAL flush.</summary>
-    private async Task AppendAsync(List<PendingWrite> batch)
+    private async Task AppendAsync(Dictionary<string, PendingWrite> writes)
     {
-        var (playerIds, displayNames, scores, achievedAts) = (new string[batch.Count], new string[batch.Count], new long[batch.Count], new long[batch.Count]);
-        for (var i = 0; i < batch.Count; i++)
+        var (playerIds, displayNames, scores, achievedAts) = (new string[writes.Count], new string[writes.Count], new long[writes.Count], new long[writes.Count]);
+        var i = 0;
+        foreach (var write in writes.Values)
         {
-            (playerIds[i], displayNames[i], scores[i], achievedAts[i]) = batch[i].Entry;
+            (playerIds[i], displayNames[i], scores[i], achievedAts[i]) = write.Entry;
+            i++;
         }
 
         await using var connection = await dataSource.OpenConnectionAsync();
@@ -254,7 +260,7 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         };
         await append.PrepareAsync(); // kept per pooled connection: parsed and planned once
         await append.ExecuteNonQueryAsync();
-        _uncompacted += batch.Count;
+        _uncompacted += writes.Count;
     }
 
     /// <summary>Folds the log into <c>leaderboard_entries</c> when it has rows; one run at a time.</summary>
@@ -283,9 +289,17 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         }
     }
 
-    private sealed class PendingWrite(RankedEntry entry)
+    /// <summary>The best new entry of one player in a batch, and the player's slot in the board (<see cref="RankedSet.NoSlot"/> until a new player is placed).</summary>
+    private sealed class PendingWrite(RankedEntry entry, int slot)
     {
-        public RankedEntry Entry { get; set; } = entry;
+        public RankedEntry Entry = entry;
+        public int Slot = slot;
+    }
+
+    /// <summary>One commit's worth of writes (one per player) and the signal its callers wait for.</summary>
+    private sealed class PendingBatch
+    {
+        public Dictionary<string, PendingWrite> Writes { get; } = new(StringComparer.Ordinal);
 
         public TaskCompletionSource Committed { get; } = new();
     }

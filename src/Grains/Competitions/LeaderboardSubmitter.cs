@@ -32,14 +32,13 @@ public sealed class LeaderboardSubmitter(IGrainFactory grains)
         {
         }
 
-        return pending.Result.Task;
+        return pending.Task;
     }
 
-    private sealed class PendingSubmission(ScoreSubmission submission)
+    /// <summary>A score waiting to be sent, and its caller's result (one object per submission).</summary>
+    private sealed class PendingSubmission(ScoreSubmission submission) : TaskCompletionSource<SubmissionResult>
     {
         public ScoreSubmission Submission { get; } = submission;
-
-        public TaskCompletionSource<SubmissionResult> Result { get; } = new();
     }
 
     private sealed class BoardQueue(LeaderboardSubmitter owner, string board, ILeaderboardGrain grain)
@@ -104,14 +103,14 @@ public sealed class LeaderboardSubmitter(IGrainFactory grains)
                     var results = await grain.SubmitAsync(submissions.MoveToImmutable());
                     for (var i = 0; i < batch.Count; i++)
                     {
-                        batch[i].Result.SetResult(results[i]);
+                        batch[i].SetResult(results[i]);
                     }
                 }
                 catch (Exception ex)
                 {
                     foreach (var pending in batch)
                     {
-                        pending.Result.SetException(ex);
+                        pending.SetException(ex);
                     }
                 }
             }

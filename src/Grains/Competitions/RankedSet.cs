@@ -33,7 +33,8 @@ public sealed record RankedEntry(string PlayerId, string DisplayName, long Score
 /// </remarks>
 public sealed class RankedSet
 {
-    private const int None = -1;
+    public const int NoSlot = -1;
+    private const int None = NoSlot;
 
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
     private readonly Random _random = new();
@@ -46,20 +47,38 @@ public sealed class RankedSet
 
     public RankedEntry? Find(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? EntryAt(slot) : null;
 
+    /// <summary>
+    /// The player's slot, or <see cref="NoSlot"/>: a handle for the player's entry that stays valid until
+    /// <see cref="Load"/>, so that a caller that looks a player up once need not hash the id again.
+    /// </summary>
+    public int SlotOf(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? slot : NoSlot;
+
+    /// <summary>Whether <paramref name="entry"/> would improve on the entry in <paramref name="slot"/> (the player's, or <see cref="NoSlot"/>).</summary>
+    public bool WouldImprove(RankedEntry entry, int slot) => slot == NoSlot || Beats(entry, in _nodes[slot]);
+
     /// <summary>Makes <paramref name="entry"/> the player's entry, replacing any previous one.</summary>
-    public void Set(RankedEntry entry) => Place(entry, _slotOf.TryGetValue(entry.PlayerId, out var slot) ? slot : None);
+    public void Set(RankedEntry entry) => Place(entry, SlotOf(entry.PlayerId));
 
     /// <summary>Makes <paramref name="entry"/> the player's entry if it beats the current one (one index lookup); whether it did.</summary>
     public bool Improve(RankedEntry entry)
     {
-        if (!_slotOf.TryGetValue(entry.PlayerId, out var slot))
+        var slot = SlotOf(entry.PlayerId);
+        return Improve(entry, ref slot);
+    }
+
+    /// <summary>
+    /// <see cref="Improve(RankedEntry)"/> for a player whose <paramref name="slot"/> was looked up before;
+    /// <see cref="NoSlot"/> is looked up again (the player may have been added since) and set to the slot the player gets.
+    /// </summary>
+    public bool Improve(RankedEntry entry, ref int slot)
+    {
+        if (slot == None && !_slotOf.TryGetValue(entry.PlayerId, out slot))
         {
-            Place(entry, None);
+            slot = Place(entry, None);
             return true;
         }
 
-        ref readonly var current = ref _nodes[slot];
-        if (entry.Score < current.Score || (entry.Score == current.Score && entry.AchievedAt >= current.AchievedAt))
+        if (!Beats(entry, in _nodes[slot]))
         {
             return false;
         }
@@ -68,6 +87,9 @@ public sealed class RankedSet
         return true;
     }
 
+    private static bool Beats(RankedEntry entry, in Node current) =>
+        entry.Score > current.Score || (entry.Score == current.Score && entry.AchievedAt < current.AchievedAt);
+
     /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
     public long RankOf(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? RankOfSlot(slot) : 0;
 
@@ -75,8 +97,11 @@ public sealed class RankedSet
     public (RankedEntry Entry, long Rank)? Standing(string playerId) =>
         _slotOf.TryGetValue(playerId, out var slot) ? (EntryAt(slot), RankOfSlot(slot)) : null;
 
-    /// <summary>Puts <paramref name="entry"/> into <paramref name="slot"/> (the player's), or a new slot when <see cref="None"/>.</summary>
-    private void Place(RankedEntry entry, int slot)
+    /// <summary>The score and 1-based rank of the entry in <paramref name="slot"/> (a player's, not <see cref="NoSlot"/>).</summary>
+    public (long Score, long Rank) StandingAt(int slot) => (_nodes[slot].Score, RankOfSlot(slot));
+
+    /// <summary>Puts <paramref name="entry"/> into <paramref name="slot"/> (the player's), or a new slot when <see cref="None"/>; the slot used.</summary>
+    private int Place(RankedEntry entry, int slot)
     {
         if (slot != None)
         {
@@ -93,6 +118,7 @@ public sealed class RankedSet
         _displayNames[slot] = entry.DisplayName;
         _nodes[slot] = new Node(entry.Score, entry.AchievedAt, _random.Next());
         _root = Insert(_root, slot);
+        return slot;
     }
 
     private long RankOfSlot(int target)
@@ -232,7 +258,9 @@ public sealed class RankedSet
         }
 
         var size = Math.Max(capacity, Math.Max(16, _nodes.Length * 2));
-        Array.Resize(ref _nodes, size);
+        var nodes = HugePageArrays.AllocateUninitialized<Node>(size); // a slot is written before it is linked
+        _nodes.CopyTo(nodes, 0);
+        _nodes = nodes;
         Array.Resize(ref _playerIds, size);
         Array.Resize(ref _displayNames, size);
     }
