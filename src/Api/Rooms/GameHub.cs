@@ -9,12 +9,12 @@ namespace PlayMusic.Api.Rooms;
 
 /// <summary>
 /// The real-time rooms hub of PROTOCOL §2 at <c>/hubs/game</c>. Thin by design: each method validates its
-/// argument and hands off to one grain (or, for SendInput, to the node's input batcher). Refusals are
+/// argument and hands off to one grain (or, for SendInput, to the node's input schedule, which a batcher sends once per tick). Refusals are
 /// <see cref="RoomException"/>s, turned into <c>HubException("CODE: sentence")</c> by <see cref="RoomErrorFilter"/>.
 /// </summary>
 [Authorize]
 public sealed partial class GameHub(
-    IGrainFactory grains, RoomFanout fanout, RoomInputBatcher batcher, ResumeTokens resumeTokens, StandingsRelay standings) : Hub
+    IGrainFactory grains, RoomFanout fanout, RoomInputSchedule inputs, ResumeTokens resumeTokens, StandingsRelay standings) : Hub
 {
     public const string Path = "/hubs/game";
     public const long DefaultSongDurationMs = 180_000;
@@ -178,7 +178,7 @@ public sealed partial class GameHub(
 
         gate.Last = next;
         // The session already holds the player id: no claims lookup on the 30 Hz path.
-        batcher.Offer(session.RoomId, session.PlayerId, next);
+        inputs.Offer(session.RoomId, session.PlayerId, next);
     }
 
     public Task TriggerStem(TriggerStemArgs? args)

@@ -10,7 +10,7 @@ namespace PlayMusic.Api.Rooms;
 /// connections. It also remembers each local room's last seat states, so a connection that just joined or
 /// resumed gets its first tick as a full keyframe without asking the room.
 /// </summary>
-public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, ILogger<RoomFanout> logger) : BackgroundService, IRoomNodeObserver
+public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, RoomInputSchedule inputs, ILogger<RoomFanout> logger) : BackgroundService, IRoomNodeObserver
 {
     public const string TickEvent = "Tick";
 
@@ -54,6 +54,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, I
 
     public Task OnTickAsync(TickEvent tick)
     {
+        inputs.OnTick(tick.RoomId); // the room's tick phase, for timing this node's next input batch
         if (!_rooms.TryGetValue(tick.RoomId, out var room))
         {
             return Task.CompletedTask;

@@ -1,66 +1,25 @@
-using System.Collections.Concurrent;
 using PlayMusic.Rooms;
 
 namespace PlayMusic.Api.Rooms;
 
 /// <summary>
-/// Coalesces this node's validated inputs per room (latest per player wins, so memory is bounded by the
-/// seated players) and flushes each room's batch as one one-way grain call per tick period: a player's
-/// SendInput never waits on the room, and the room gets at most 30 calls per second per node.
+/// Sends what <see cref="RoomInputSchedule"/> says is due, as one one-way grain call per room: a player's
+/// SendInput never waits on the room, and a room gets at most one call per tick from each node.
 /// </summary>
-public sealed class RoomInputBatcher(IGrainFactory grains) : BackgroundService
+public sealed class RoomInputBatcher(IGrainFactory grains, RoomInputSchedule schedule, TimeProvider time) : BackgroundService
 {
-    private static readonly TimeSpan FlushInterval = TimeSpan.FromTicks(TimeSpan.TicksPerSecond / 30);
-
-    private readonly ConcurrentDictionary<string, RoomInputs> _rooms = new();
-
-    public void Offer(string roomId, string playerId, in PlayerInputState input)
-    {
-        while (true)
-        {
-            var room = _rooms.GetOrAdd(roomId, _ => new RoomInputs());
-            lock (room)
-            {
-                if (!room.Removed)
-                {
-                    room.Latest[playerId] = input;
-                    return;
-                }
-            }
-        }
-    }
+    /// <summary>How often due batches are looked for: a batch leaves between the lead and the lead minus this before its tick.</summary>
+    public static readonly TimeSpan Resolution = TimeSpan.FromMilliseconds(4);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(FlushInterval);
+        using var timer = new PeriodicTimer(Resolution, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            foreach (var (roomId, room) in _rooms)
+            foreach (var (roomId, batch) in schedule.TakeDue())
             {
-                KeyValuePair<string, PlayerInputState>[] inputs;
-                lock (room)
-                {
-                    if (room.Latest.Count == 0)
-                    {
-                        // Idle for a whole period: forget the room (a later input adds it again).
-                        room.Removed = true;
-                        _rooms.TryRemove(roomId, out _);
-                        continue;
-                    }
-
-                    inputs = [.. room.Latest];
-                    room.Latest.Clear();
-                }
-
-                grains.GetGrain<IGameRoomGrain>(roomId).ApplyInputsAsync(new InputBatch(inputs)).Ignore();
+                grains.GetGrain<IGameRoomGrain>(roomId).ApplyInputsAsync(batch).Ignore();
             }
         }
-    }
-
-    private sealed class RoomInputs
-    {
-        public Dictionary<string, PlayerInputState> Latest { get; } = [];
-
-        public bool Removed { get; set; }
     }
 }

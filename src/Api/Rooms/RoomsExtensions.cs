@@ -2,12 +2,13 @@ using MessagePack;
 using MessagePack.Formatters;
 using MessagePack.Resolvers;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace PlayMusic.Api.Rooms;
 
 public static class RoomsExtensions
 {
-    /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer and input batcher.</summary>
+    /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer, input schedule and batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSignalR(o => { o.AddFilter<HubTrafficFilter>(); o.AddFilter<RoomErrorFilter>(); })
@@ -19,7 +20,9 @@ public static class RoomsExtensions
         builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
         builder.Services.AddSingleton<ResumeTokens>();
         builder.Services.AddSingleton<RoomFanout>().AddHostedService(sp => sp.GetRequiredService<RoomFanout>());
-        builder.Services.AddSingleton<RoomInputBatcher>().AddHostedService(sp => sp.GetRequiredService<RoomInputBatcher>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RoomInputSchedule>();
+        builder.Services.AddHostedService<RoomInputBatcher>();
         return builder;
     }
 
