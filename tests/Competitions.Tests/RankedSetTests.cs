@@ -111,8 +111,9 @@ public sealed class RankedSetTests
         set.Set(new RankedEntry("high", "High", 101, 3_000));
 
         Assert.Equal(["high", "early", "late"], set.Range(0, 10).Select(e => e.PlayerId));
-        Assert.True(new RankedEntry("late", "Late", 100, 500).Beats(set.Find("late")));
-        Assert.False(new RankedEntry("late", "Late", 99, 1).Beats(set.Find("late")));
+        Assert.True(set.WouldImprove(new RankedEntry("late", "Late", 100, 500), set.SlotOf("late")));
+        Assert.False(set.WouldImprove(new RankedEntry("late", "Late", 99, 1), set.SlotOf("late")));
+        Assert.True(new RankedEntry("late", "Late", 100, 500).Beats(set.Standing("late")!.Value.Entry));
     }
 
     private static RankedEntry Entry(Random random, string playerId) =>

@@ -45,8 +45,6 @@ public sealed class RankedSet
 
     public int Count => _slotOf.Count;
 
-    public RankedEntry? Find(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? EntryAt(slot) : null;
-
     /// <summary>
     /// The player's slot, or <see cref="NoSlot"/>: a handle for the player's entry that stays valid until
     /// <see cref="Load"/>, so that a caller that looks a player up once need not hash the id again.
