@@ -55,11 +55,12 @@ public sealed class RoomTimingTests : IAsyncLifetime
         await room.SetReadyAsync("p1", true, true);
         var countdown = await room.SetReadyAsync("p2", true, true);
 
-        // Countdown: 3 s of the room's clock, no more, no less.
+        // Countdown: 3 s of the room's clock, rounded up to the 100 ms grid that all rooms tick on.
         Assert.Equal("countdown", countdown.State);
-        var start = _time.GetUtcNow().ToUnixTimeMilliseconds() + 3000;
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var start = (now + 3000 + 99) / 100 * 100;
         Assert.Equal(start, countdown.StartsAt);
-        _time.Advance(TimeSpan.FromMilliseconds(2990));
+        _time.Advance(TimeSpan.FromMilliseconds(start - now - 10));
         await Task.Delay(200);
         Assert.Equal("countdown", (await room.GetViewAsync()).State);
         _time.Advance(TimeSpan.FromMilliseconds(10));

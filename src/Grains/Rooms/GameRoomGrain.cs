@@ -21,6 +21,9 @@ public sealed class GameRoomGrain(
     public const int TicksPerSecond = 30;
     public const int KeyframeEvery = 30;
     public const int CountdownSeconds = 3;
+
+    /// <summary>Match starts are multiples of this (Unix ms): 3 ticks at 30 Hz, so all rooms' ticks share one grid.</summary>
+    public const long TickGridMs = 100;
     public const long ResultsAfterSongMs = 10_000;
     public const int EmoteBurst = 3;
     public static readonly IReadOnlyList<string> DefaultStems = ["drums", "bass", "vocals", "melody", "synth"];
@@ -505,7 +508,10 @@ public sealed class GameRoomGrain(
         }
 
         Room.Phase = RoomPhase.Countdown;
-        Room.StartsAt = NowMs + CountdownSeconds * 1000;
+        // Rounded up to a multiple of 100 ms (3 ticks): every room then ticks on one grid shared by the
+        // cluster, so a silo serves all its rooms' ticks, and a node all their relays and inputs, in one
+        // burst per period instead of waking up for each room at its own phase.
+        Room.StartsAt = (NowMs + CountdownSeconds * 1000 + TickGridMs - 1) / TickGridMs * TickGridMs;
         ArmCountdown();
         await PersistAndBroadcastAsync();
         var countdown = new CountdownStarted(RoomId, Room.StartsAt.Value, CountdownSeconds);
