@@ -2,7 +2,8 @@
 # Runs the leaderboard benchmark against a throw-away PostgreSQL (default durability: fsync and
 # synchronous_commit on) and a throw-away redis-server with Redis' default persistence (RDB
 # snapshots, no AOF: a write is acknowledged from memory, never fsynced first), all on free ports
-# and stopped on exit. Tunables: ENTRIES, CONCURRENCY, PHASE_SECONDS, COMPACT_SECONDS (the boards'
+# and stopped on exit. Tunables: ENTRIES, CONCURRENCY, PHASE_SECONDS, ROUNDS (paired grain/Redis submit
+# phases, default 3; the ratio is their median), COMPACT_SECONDS (the boards'
 # compaction interval, default 3600: none during the phases), PG_OPTIONS (extra server
 # options, e.g. "-c fsync=off" to see what the disk flush costs), REDIS_ALWAYS=1 (also measure
 # ZADD on a second redis-server with appendonly yes + appendfsync always, i.e. fsync before every
