@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
@@ -149,10 +148,6 @@ public sealed class TelemetryWriter(
 
     private readonly SemaphoreSlim _connections = new(MaxInFlight);
 
-    // Connections stay open for the writer's life (a broken one is dropped): a pooled connection
-    // would send PostgreSQL its reset statements at every reuse, i.e. once per batch.
-    private readonly ConcurrentQueue<NpgsqlConnection> _idle = new();
-
     private readonly Counter<long> _ingested = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateCounter<long>("playmusic.analytics.events_ingested", description: "Telemetry events durably stored");
 
@@ -233,12 +228,11 @@ public sealed class TelemetryWriter(
     /// <summary>Never throws: a failed batch fails its requests (503) and yields null.</summary>
     private async Task<CommittedBatch?> WriteAndReleaseAsync(List<Pending> batch)
     {
-        NpgsqlConnection? connection = null;
         try
         {
-            connection = _idle.TryDequeue(out var open) ? open : await dataSource.OpenConnectionAsync();
+            // A pooled connection: the app's pool skips the session reset (docs/platform.md), so reuse costs no statements.
+            await using var connection = await dataSource.OpenConnectionAsync();
             var committed = await WriteAsync(connection, batch);
-            _idle.Enqueue(connection);
             _batchSize.Record(batch.Count);
             _ingested.Add(batch.Count);
             return committed;
@@ -246,7 +240,6 @@ public sealed class TelemetryWriter(
         catch (Exception ex)
         {
             logger.LogError(ex, "Telemetry batch of {Count} rows failed", batch.Count);
-            await DropAsync(connection);
             batch.ForEach(p => p.Done.TrySetException(new TelemetryUnavailableException(ex)));
             return null;
         }
@@ -264,7 +257,6 @@ public sealed class TelemetryWriter(
     private async Task CountLoopAsync()
     {
         var writes = _committed.Reader;
-        NpgsqlConnection? connection = null;
         var sinceCount = Stopwatch.StartNew();
         while (await writes.WaitToReadAsync())
         {
@@ -285,25 +277,13 @@ public sealed class TelemetryWriter(
 
             try
             {
-                connection ??= await dataSource.OpenConnectionAsync();
+                await using var connection = await dataSource.OpenConnectionAsync();
                 await PublishAsync(await CountAsync(connection, group));
             }
             catch (Exception ex)
             {
                 logger.LogWarning(ex, "Counting committed telemetry failed; the counters catch up on their next recount");
-                await DropAsync(connection);
-                connection = null;
             }
-        }
-
-        await DropAsync(connection);
-    }
-
-    private static async Task DropAsync(NpgsqlConnection? connection)
-    {
-        if (connection is not null)
-        {
-            await connection.DisposeAsync();
         }
     }
 
@@ -311,10 +291,6 @@ public sealed class TelemetryWriter(
     {
         _queue.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
-        while (_idle.TryDequeue(out var connection))
-        {
-            await connection.DisposeAsync();
-        }
     }
 
     /// <summary>Stores the batch and completes every request in it once it has committed.</summary>

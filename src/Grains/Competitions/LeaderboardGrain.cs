@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Concurrency;
@@ -66,38 +67,22 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
     {
         // The log is small (what the last compaction left); index it first, then stream the table once.
         var logged = new Dictionary<string, RankedEntry>(StringComparer.Ordinal);
-        await using (var command = dataSource.CreateCommand(
-            "SELECT u.* FROM leaderboard_log AS l, unnest(l.player_ids, l.display_names, l.scores, l.achieved_ats) AS u WHERE l.board = $1"))
+        await foreach (var entry in ReadEntriesAsync(
+            "SELECT u.* FROM leaderboard_log AS l, unnest(l.player_ids, l.display_names, l.scores, l.achieved_ats) AS u WHERE l.board = $1",
+            cancellationToken))
         {
-            command.Parameters.AddWithValue(Board);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            _uncompacted++;
+            if (entry.Beats(logged.GetValueOrDefault(entry.PlayerId)))
             {
-                var entry = ReadEntry(reader);
-                _uncompacted++;
-                if (entry.Beats(logged.GetValueOrDefault(entry.PlayerId)))
-                {
-                    logged[entry.PlayerId] = entry;
-                }
+                logged[entry.PlayerId] = entry;
             }
         }
 
         var rows = new List<RankedEntry>();
-        await using (var command = dataSource.CreateCommand(
-            "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1"))
+        await foreach (var entry in ReadEntriesAsync(
+            "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1", cancellationToken))
         {
-            command.Parameters.AddWithValue(Board);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var entry = ReadEntry(reader);
-                if (logged.Remove(entry.PlayerId, out var better) && better.Beats(entry))
-                {
-                    entry = better;
-                }
-
-                rows.Add(entry);
-            }
+            rows.Add(logged.Remove(entry.PlayerId, out var better) && better.Beats(entry) ? better : entry);
         }
 
         rows.AddRange(logged.Values);
@@ -106,9 +91,17 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         this.RegisterGrainTimer(CompactAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
     }
 
-    /// <summary>An entry from a row of (player id, display name, score, achieved at), as both of the board's tables yield it.</summary>
-    private static RankedEntry ReadEntry(NpgsqlDataReader reader) =>
-        new(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+    /// <summary>The board's entries from a query of (player id, display name, score, achieved at) rows, as both of its tables yield them.</summary>
+    private async IAsyncEnumerable<RankedEntry> ReadEntriesAsync(string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue(Board);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
+        }
+    }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
         CompactAsync(cancellationToken);

@@ -21,12 +21,13 @@ public sealed class GameRoomGrain(
     public const int TicksPerSecond = 30;
     public const int KeyframeEvery = 30;
     public const int CountdownSeconds = 3;
-
-    /// <summary>Match starts are multiples of this (Unix ms): 3 ticks at 30 Hz, so all rooms' ticks share one grid.</summary>
-    public const long TickGridMs = 100;
     public const long ResultsAfterSongMs = 10_000;
     public const int EmoteBurst = 3;
     public static readonly IReadOnlyList<string> DefaultStems = ["drums", "bass", "vocals", "melody", "synth"];
+
+    /// <summary>Match starts are multiples of this (Unix ms): 3 ticks at 30 Hz, so all rooms' ticks share one grid.</summary>
+    public const long TickGridMs = 100;
+
     private const string AliveReminder = "room-alive";
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
 
