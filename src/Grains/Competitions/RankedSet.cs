@@ -21,27 +21,43 @@ public sealed record RankedEntry(string PlayerId, string DisplayName, long Score
 }
 
 /// <summary>
-/// One entry per player in board order, with O(log n) insert/replace, rank and select: a treap whose
-/// nodes carry their subtree size (an order-statistic tree), plus a player index. Single-threaded,
-/// as a grain uses it.
+/// One entry per player in board order, with O(log n) insert/replace, rank and select, plus a player
+/// index. Single-threaded, as a grain uses it.
 /// </summary>
 /// <remarks>
-/// Nodes are structs in one array, linked by index, and a player keeps its slot for good (a better
-/// entry is unlinked, rewritten in place and relinked). With 1,000,000 entries that leaves the
-/// garbage collector two strings per player and a handful of arrays to trace instead of millions of
-/// node and entry objects, and a write never allocates.
+/// The order is a list of sorted blocks of up to <see cref="BlockCapacity"/> entries, with a Fenwick
+/// tree over the block sizes for ranks and an array of each block's first key to find a block by
+/// binary search. A write reads one contiguous block and a few small, hot arrays instead of the ~28
+/// scattered nodes of a balanced tree's path (on the 1,000,000-entry bench the treap it replaced spent
+/// ~4 µs per write in cache and TLB misses). A player keeps its slot for good (its ids and key live in
+/// parallel arrays), so with 1,000,000 entries the garbage collector traces two strings per player and a
+/// handful of arrays, and a write never allocates except when a block splits.
 /// </remarks>
 public sealed class RankedSet
 {
     public const int NoSlot = -1;
-    private const int None = NoSlot;
+
+    /// <summary>Entries per block at most; a full block splits in two halves, a bulk load fills blocks half.</summary>
+    private const int BlockCapacity = 256;
+
+    /// <summary>A block this small is merged into a neighbour that has room, so blocks stay few.</summary>
+    private const int BlockMergeBelow = BlockCapacity / 8;
 
     private readonly Dictionary<string, int> _slotOf = new(StringComparer.Ordinal);
-    private readonly Random _random = new();
-    private Node[] _nodes = [];
+    private Key[] _keys = [];
     private string[] _playerIds = [];
     private string[] _displayNames = [];
-    private int _root = None;
+
+    // Blocks in board order: position i holds block storage id _blockIds[i], whose entries are
+    // _items[id * BlockCapacity .. + _blockSizes[i]], and whose first entry is also in _firsts[i].
+    private Item[] _items = [];
+    private int[] _blockIds = [];
+    private int[] _blockSizes = [];
+    private Item[] _firsts = [];
+    private int _blocks;
+    private int[] _fenwick = [0]; // 1-based, over _blockSizes
+    private readonly Stack<int> _freeBlockIds = new();
+    private int _blockIdsUsed;
 
     public int Count => _slotOf.Count;
 
@@ -52,7 +68,7 @@ public sealed class RankedSet
     public int SlotOf(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? slot : NoSlot;
 
     /// <summary>Whether <paramref name="entry"/> would improve on the entry in <paramref name="slot"/> (the player's, or <see cref="NoSlot"/>).</summary>
-    public bool WouldImprove(RankedEntry entry, int slot) => slot == NoSlot || Beats(entry, in _nodes[slot]);
+    public bool WouldImprove(RankedEntry entry, int slot) => slot == NoSlot || Beats(entry, _keys[slot]);
 
     /// <summary>Makes <paramref name="entry"/> the player's entry, replacing any previous one.</summary>
     public void Set(RankedEntry entry) => Place(entry, SlotOf(entry.PlayerId));
@@ -70,13 +86,13 @@ public sealed class RankedSet
     /// </summary>
     public bool Improve(RankedEntry entry, ref int slot)
     {
-        if (slot == None && !_slotOf.TryGetValue(entry.PlayerId, out slot))
+        if (slot == NoSlot && !_slotOf.TryGetValue(entry.PlayerId, out slot))
         {
-            slot = Place(entry, None);
+            slot = Place(entry, NoSlot);
             return true;
         }
 
-        if (!Beats(entry, in _nodes[slot]))
+        if (!Beats(entry, _keys[slot]))
         {
             return false;
         }
@@ -85,7 +101,7 @@ public sealed class RankedSet
         return true;
     }
 
-    private static bool Beats(RankedEntry entry, in Node current) =>
+    private static bool Beats(RankedEntry entry, Key current) =>
         entry.Score > current.Score || (entry.Score == current.Score && entry.AchievedAt < current.AchievedAt);
 
     /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
@@ -96,272 +112,364 @@ public sealed class RankedSet
         _slotOf.TryGetValue(playerId, out var slot) ? (EntryAt(slot), RankOfSlot(slot)) : null;
 
     /// <summary>The score and 1-based rank of the entry in <paramref name="slot"/> (a player's, not <see cref="NoSlot"/>).</summary>
-    public (long Score, long Rank) StandingAt(int slot) => (_nodes[slot].Score, RankOfSlot(slot));
-
-    /// <summary>Puts <paramref name="entry"/> into <paramref name="slot"/> (the player's), or a new slot when <see cref="None"/>; the slot used.</summary>
-    private int Place(RankedEntry entry, int slot)
-    {
-        if (slot != None)
-        {
-            _root = Remove(_root, slot);
-        }
-        else
-        {
-            slot = Count;
-            EnsureCapacity(slot + 1);
-            _slotOf.Add(entry.PlayerId, slot);
-            _playerIds[slot] = entry.PlayerId;
-        }
-
-        _displayNames[slot] = entry.DisplayName;
-        _nodes[slot] = new Node(entry.Score, entry.AchievedAt, _random.Next());
-        _root = Insert(_root, slot);
-        return slot;
-    }
-
-    private long RankOfSlot(int target)
-    {
-        long before = 0;
-        var node = _root;
-        while (node != None)
-        {
-            var order = Compare(target, node);
-            if (order == 0)
-            {
-                return before + Size(_nodes[node].Left) + 1;
-            }
-
-            if (order < 0)
-            {
-                node = _nodes[node].Left;
-            }
-            else
-            {
-                before += Size(_nodes[node].Left) + 1;
-                node = _nodes[node].Right;
-            }
-        }
-
-        throw new InvalidOperationException("player index and tree disagree");
-    }
+    public (long Score, long Rank) StandingAt(int slot) => (_keys[slot].Score, RankOfSlot(slot));
 
     /// <summary>Up to <paramref name="count"/> entries in board order starting at 0-based position <paramref name="start"/>.</summary>
     public List<RankedEntry> Range(long start, int count)
     {
-        // Descend to the start position, stacking the ancestors still to be visited in order.
         var page = new List<RankedEntry>(Math.Clamp(count, 0, Count));
-        var stack = new Stack<int>();
-        var node = _root;
-        var skip = start;
-        while (node != None)
+        if (start < 0 || start >= Count)
         {
-            var leftSize = Size(_nodes[node].Left);
-            if (skip < leftSize)
-            {
-                stack.Push(node);
-                node = _nodes[node].Left;
-            }
-            else if (skip == leftSize)
-            {
-                stack.Push(node);
-                break;
-            }
-            else
-            {
-                skip -= leftSize + 1;
-                node = _nodes[node].Right;
-            }
+            return page;
         }
 
-        while (page.Count < count && stack.TryPop(out var next))
+        var (block, offset) = BlockAtPosition((int)start);
+        for (; block < _blocks && page.Count < count; block++, offset = 0)
         {
-            page.Add(EntryAt(next));
-            for (var child = _nodes[next].Right; child != None; child = _nodes[child].Left)
+            var items = BlockItems(block);
+            for (var i = offset; i < items.Length && page.Count < count; i++)
             {
-                stack.Push(child);
+                page.Add(EntryAt(items[i].Slot));
             }
         }
 
         return page;
     }
 
-    /// <summary>Replaces the contents with <paramref name="entries"/> (one per player) in O(n log n) for the sort, O(n) for the tree.</summary>
+    /// <summary>Replaces the contents with <paramref name="entries"/> (one per player) in O(n log n) for the sort, O(n) for the blocks.</summary>
     public void Load(IReadOnlyCollection<RankedEntry> entries)
     {
         _slotOf.Clear();
         _slotOf.EnsureCapacity(entries.Count);
-        (_nodes, _playerIds, _displayNames) = ([], [], []);
-        EnsureCapacity(entries.Count);
+        (_keys, _playerIds, _displayNames) = ([], [], []);
+        EnsureSlotCapacity(entries.Count);
         foreach (var entry in entries)
         {
             var slot = _slotOf.Count;
             _slotOf.Add(entry.PlayerId, slot);
             _playerIds[slot] = entry.PlayerId;
             _displayNames[slot] = entry.DisplayName;
-            _nodes[slot] = new Node(entry.Score, entry.AchievedAt, _random.Next());
+            _keys[slot] = new Key(entry.Score, entry.AchievedAt);
         }
 
-        var order = new int[Count];
-        for (var i = 0; i < order.Length; i++)
+        var order = new Item[Count];
+        for (var slot = 0; slot < order.Length; slot++)
         {
-            order[i] = i;
+            order[slot] = new Item(_keys[slot], slot);
         }
 
         Array.Sort(order, Compare);
 
-        // Cartesian-tree construction: keys arrive in order, the stack holds the right spine.
-        var spine = new Stack<int>();
-        foreach (var slot in order)
+        // Half-full blocks: room to grow before the first splits.
+        const int fill = BlockCapacity / 2;
+        var blocks = (order.Length + fill - 1) / fill;
+        (_blockIds, _blockSizes, _firsts, _blocks, _blockIdsUsed) = ([], [], [], 0, 0);
+        _items = HugePageArrays.AllocateUninitialized<Item>(Math.Max(1, blocks) * BlockCapacity);
+        _freeBlockIds.Clear();
+        EnsureBlockCapacity(blocks);
+        for (var block = 0; block < blocks; block++)
         {
-            var last = None;
-            while (spine.Count > 0 && _nodes[spine.Peek()].Priority < _nodes[slot].Priority)
-            {
-                last = spine.Pop();
-            }
-
-            _nodes[slot].Left = last;
-            if (spine.Count > 0)
-            {
-                _nodes[spine.Peek()].Right = slot;
-            }
-
-            spine.Push(slot);
+            var chunk = order.AsSpan(block * fill, Math.Min(fill, order.Length - block * fill));
+            var id = TakeBlockId();
+            chunk.CopyTo(_items.AsSpan(id * BlockCapacity));
+            (_blockIds[block], _blockSizes[block], _firsts[block]) = (id, chunk.Length, chunk[0]);
         }
 
-        _root = spine.Count > 0 ? spine.Last() : None;
-        FixSizes(_root);
+        _blocks = blocks;
+        RebuildFenwick();
     }
 
-    private RankedEntry EntryAt(int slot) => new(_playerIds[slot], _displayNames[slot], _nodes[slot].Score, _nodes[slot].AchievedAt);
-
-    /// <summary>Board order of two slots, as <see cref="RankedEntry.Compare"/>.</summary>
-    private int Compare(int a, int b)
+    /// <summary>Puts <paramref name="entry"/> into <paramref name="slot"/> (the player's), or a new slot when <see cref="NoSlot"/>; the slot used.</summary>
+    private int Place(RankedEntry entry, int slot)
     {
-        ref var x = ref _nodes[a];
-        ref var y = ref _nodes[b];
-        var order = y.Score.CompareTo(x.Score);
+        if (slot != NoSlot)
+        {
+            Remove(new Item(_keys[slot], slot));
+        }
+        else
+        {
+            slot = Count;
+            EnsureSlotCapacity(slot + 1);
+            _slotOf.Add(entry.PlayerId, slot);
+            _playerIds[slot] = entry.PlayerId;
+        }
+
+        _displayNames[slot] = entry.DisplayName;
+        _keys[slot] = new Key(entry.Score, entry.AchievedAt);
+        Insert(new Item(_keys[slot], slot));
+        return slot;
+    }
+
+    private long RankOfSlot(int slot)
+    {
+        var item = new Item(_keys[slot], slot);
+        var block = BlockOf(item);
+        var position = IndexIn(BlockItems(block), item);
+        return Prefix(block) + position + 1;
+    }
+
+    private RankedEntry EntryAt(int slot) => new(_playerIds[slot], _displayNames[slot], _keys[slot].Score, _keys[slot].AchievedAt);
+
+    /// <summary>Board order of two entries, as <see cref="RankedEntry.Compare"/>.</summary>
+    private int Compare(Item a, Item b)
+    {
+        var order = b.Key.Score.CompareTo(a.Key.Score);
         if (order == 0)
         {
-            order = x.AchievedAt.CompareTo(y.AchievedAt);
+            order = a.Key.AchievedAt.CompareTo(b.Key.AchievedAt);
         }
 
-        return order != 0 ? order : string.CompareOrdinal(_playerIds[a], _playerIds[b]);
+        return order != 0 || a.Slot == b.Slot ? order : string.CompareOrdinal(_playerIds[a.Slot], _playerIds[b.Slot]);
     }
 
-    private void EnsureCapacity(int capacity)
+    private Span<Item> BlockItems(int block) => _items.AsSpan(_blockIds[block] * BlockCapacity, _blockSizes[block]);
+
+    /// <summary>The block an entry belongs in: the last whose first entry is not after it (the first block for an entry before all).</summary>
+    private int BlockOf(Item item)
     {
-        if (capacity <= _nodes.Length)
+        int low = 0, high = _blocks - 1;
+        while (low < high)
+        {
+            var middle = (low + high + 1) >> 1;
+            if (Compare(_firsts[middle], item) <= 0)
+            {
+                low = middle;
+            }
+            else
+            {
+                high = middle - 1;
+            }
+        }
+
+        return low;
+    }
+
+    /// <summary>The position of the first entry in <paramref name="items"/> that is not before <paramref name="item"/>.</summary>
+    private int IndexIn(Span<Item> items, Item item)
+    {
+        int low = 0, high = items.Length;
+        while (low < high)
+        {
+            var middle = (low + high) >> 1;
+            if (Compare(items[middle], item) < 0)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
+    }
+
+    private void Insert(Item item)
+    {
+        if (_blocks == 0)
+        {
+            EnsureBlockCapacity(1);
+            InsertBlock(0, TakeBlockId());
+        }
+
+        var block = BlockOf(item);
+        var size = _blockSizes[block];
+        var storage = _items.AsSpan(_blockIds[block] * BlockCapacity, BlockCapacity);
+        var position = IndexIn(storage[..size], item);
+        storage[position..size].CopyTo(storage[(position + 1)..]);
+        storage[position] = item;
+        _blockSizes[block] = size + 1;
+        _firsts[block] = storage[0];
+        FenwickAdd(block, 1);
+        if (size + 1 == BlockCapacity)
+        {
+            Split(block);
+        }
+    }
+
+    private void Remove(Item item)
+    {
+        var block = BlockOf(item);
+        var items = BlockItems(block);
+        var position = IndexIn(items, item);
+        if (position == items.Length || items[position].Slot != item.Slot)
+        {
+            throw new InvalidOperationException("player index and board order disagree");
+        }
+
+        items[(position + 1)..].CopyTo(items[position..]);
+        var size = --_blockSizes[block];
+        FenwickAdd(block, -1);
+        if (size > 0)
+        {
+            _firsts[block] = items[0];
+        }
+
+        if (size == 0)
+        {
+            RemoveBlock(block);
+        }
+        else if (size < BlockMergeBelow)
+        {
+            // Into the previous block when it has room, else the next one into this.
+            if (block > 0 && _blockSizes[block - 1] + size <= BlockCapacity / 2)
+            {
+                MergeInto(block - 1);
+            }
+            else if (block + 1 < _blocks && _blockSizes[block + 1] + size <= BlockCapacity / 2)
+            {
+                MergeInto(block);
+            }
+        }
+    }
+
+    /// <summary>Moves the upper half of a full block into a new block after it.</summary>
+    private void Split(int block)
+    {
+        EnsureBlockCapacity(_blocks + 1);
+        var id = TakeBlockId();
+        var half = BlockCapacity / 2;
+        _items.AsSpan(_blockIds[block] * BlockCapacity + half, half).CopyTo(_items.AsSpan(id * BlockCapacity));
+        _blockSizes[block] = half;
+        InsertBlock(block + 1, id);
+        _blockSizes[block + 1] = half;
+        _firsts[block + 1] = _items[id * BlockCapacity];
+        RebuildFenwick();
+    }
+
+    /// <summary>Appends the block after <paramref name="block"/> to it and drops the emptied one.</summary>
+    private void MergeInto(int block)
+    {
+        var size = _blockSizes[block];
+        var next = BlockItems(block + 1);
+        next.CopyTo(_items.AsSpan(_blockIds[block] * BlockCapacity + size));
+        _blockSizes[block] = size + next.Length;
+        _firsts[block] = _items[_blockIds[block] * BlockCapacity];
+        RemoveBlock(block + 1);
+    }
+
+    /// <summary>Opens position <paramref name="block"/> in the block order for an empty block with storage <paramref name="id"/> (Fenwick left to the caller).</summary>
+    private void InsertBlock(int block, int id)
+    {
+        var moved = _blocks - block;
+        Array.Copy(_blockIds, block, _blockIds, block + 1, moved);
+        Array.Copy(_blockSizes, block, _blockSizes, block + 1, moved);
+        Array.Copy(_firsts, block, _firsts, block + 1, moved);
+        (_blockIds[block], _blockSizes[block]) = (id, 0);
+        _blocks++;
+    }
+
+    private void RemoveBlock(int block)
+    {
+        _freeBlockIds.Push(_blockIds[block]);
+        var moved = _blocks - block - 1;
+        Array.Copy(_blockIds, block + 1, _blockIds, block, moved);
+        Array.Copy(_blockSizes, block + 1, _blockSizes, block, moved);
+        Array.Copy(_firsts, block + 1, _firsts, block, moved);
+        _blocks--;
+        RebuildFenwick();
+    }
+
+    /// <summary>Number of entries in the blocks before <paramref name="block"/>.</summary>
+    private long Prefix(int block)
+    {
+        long sum = 0;
+        for (var i = block; i > 0; i -= i & -i)
+        {
+            sum += _fenwick[i];
+        }
+
+        return sum;
+    }
+
+    private void FenwickAdd(int block, int delta)
+    {
+        for (var i = block + 1; i <= _blocks; i += i & -i)
+        {
+            _fenwick[i] += delta;
+        }
+    }
+
+    private void RebuildFenwick()
+    {
+        Array.Clear(_fenwick, 0, _blocks + 1);
+        for (var i = 1; i <= _blocks; i++)
+        {
+            _fenwick[i] += _blockSizes[i - 1];
+            var parent = i + (i & -i);
+            if (parent <= _blocks)
+            {
+                _fenwick[parent] += _fenwick[i];
+            }
+        }
+    }
+
+    /// <summary>The block holding 0-based position <paramref name="position"/> (&lt; <see cref="Count"/>) and the offset in it (a Fenwick descent).</summary>
+    private (int Block, int Offset) BlockAtPosition(int position)
+    {
+        var index = 0;
+        for (var step = 1 << (31 - int.LeadingZeroCount(_blocks)); step > 0; step >>= 1)
+        {
+            if (index + step <= _blocks && _fenwick[index + step] <= position)
+            {
+                index += step;
+                position -= _fenwick[index];
+            }
+        }
+
+        return (index, position);
+    }
+
+    private void EnsureSlotCapacity(int capacity)
+    {
+        if (capacity <= _keys.Length)
         {
             return;
         }
 
-        var size = Math.Max(capacity, Math.Max(16, _nodes.Length * 2));
-        var nodes = HugePageArrays.AllocateUninitialized<Node>(size); // a slot is written before it is linked
-        _nodes.CopyTo(nodes, 0);
-        _nodes = nodes;
+        var size = Math.Max(capacity, Math.Max(16, _keys.Length * 2));
+        var keys = HugePageArrays.AllocateUninitialized<Key>(size); // a slot is written before it is read
+        _keys.CopyTo(keys, 0);
+        _keys = keys;
         Array.Resize(ref _playerIds, size);
         Array.Resize(ref _displayNames, size);
     }
 
-    private int FixSizes(int node) =>
-        node == None ? 0 : _nodes[node].Size = 1 + FixSizes(_nodes[node].Left) + FixSizes(_nodes[node].Right);
-
-    private int Size(int node) => node == None ? 0 : _nodes[node].Size;
-
-    private int Update(int node)
+    /// <summary>Room for <paramref name="blocks"/> blocks in the block order (the storage grows in <see cref="TakeBlockId"/>).</summary>
+    private void EnsureBlockCapacity(int blocks)
     {
-        _nodes[node].Size = 1 + Size(_nodes[node].Left) + Size(_nodes[node].Right);
-        return node;
+        if (blocks >= _blockIds.Length)
+        {
+            var size = Math.Max(blocks + 1, Math.Max(16, _blockIds.Length * 2));
+            Array.Resize(ref _blockIds, size);
+            Array.Resize(ref _blockSizes, size);
+            Array.Resize(ref _firsts, size);
+            Array.Resize(ref _fenwick, size + 1);
+        }
     }
 
-    private int Insert(int root, int node)
+    /// <summary>A free block storage id, growing the storage when none is free.</summary>
+    private int TakeBlockId()
     {
-        if (root == None)
+        if (_freeBlockIds.TryPop(out var id))
         {
-            return node;
+            return id;
         }
 
-        if (_nodes[node].Priority > _nodes[root].Priority)
+        id = _blockIdsUsed++;
+        if (_blockIdsUsed * BlockCapacity > _items.Length)
         {
-            (_nodes[node].Left, _nodes[node].Right) = Split(root, node);
-            return Update(node);
+            var items = HugePageArrays.AllocateUninitialized<Item>(Math.Max(_blockIdsUsed, Math.Max(4, _items.Length / BlockCapacity * 2)) * BlockCapacity);
+            _items.CopyTo(items, 0);
+            _items = items;
         }
 
-        if (Compare(node, root) < 0)
-        {
-            _nodes[root].Left = Insert(_nodes[root].Left, node);
-        }
-        else
-        {
-            _nodes[root].Right = Insert(_nodes[root].Right, node);
-        }
-
-        return Update(root);
+        return id;
     }
 
-    private int Remove(int root, int node)
-    {
-        if (root == node)
-        {
-            return Merge(_nodes[root].Left, _nodes[root].Right);
-        }
+    /// <summary>An entry's sort key (the player id lives in a parallel array).</summary>
+    private readonly record struct Key(long Score, long AchievedAt);
 
-        if (Compare(node, root) < 0)
-        {
-            _nodes[root].Left = Remove(_nodes[root].Left, node);
-        }
-        else
-        {
-            _nodes[root].Right = Remove(_nodes[root].Right, node);
-        }
-
-        return Update(root);
-    }
-
-    /// <summary>Splits into (slots before <paramref name="key"/>, the rest).</summary>
-    private (int Before, int After) Split(int root, int key)
-    {
-        if (root == None)
-        {
-            return (None, None);
-        }
-
-        if (Compare(root, key) < 0)
-        {
-            (_nodes[root].Right, var rest) = Split(_nodes[root].Right, key);
-            return (Update(root), rest);
-        }
-
-        var (before, left) = Split(_nodes[root].Left, key);
-        _nodes[root].Left = left;
-        return (before, Update(root));
-    }
-
-    private int Merge(int left, int right)
-    {
-        if (left == None || right == None)
-        {
-            return left == None ? right : left;
-        }
-
-        if (_nodes[left].Priority > _nodes[right].Priority)
-        {
-            _nodes[left].Right = Merge(_nodes[left].Right, right);
-            return Update(left);
-        }
-
-        _nodes[right].Left = Merge(left, _nodes[right].Left);
-        return Update(right);
-    }
-
-    /// <summary>A tree node: the entry's sort key (the player id lives in a parallel array) and its links.</summary>
-    private struct Node(long score, long achievedAt, int priority)
-    {
-        public readonly long Score = score;
-        public readonly long AchievedAt = achievedAt;
-        public readonly int Priority = priority;
-        public int Left = None;
-        public int Right = None;
-        public int Size = 1;
-    }
+    /// <summary>An entry in the board order: its key and the player's slot.</summary>
+    private readonly record struct Item(Key Key, int Slot);
 }
