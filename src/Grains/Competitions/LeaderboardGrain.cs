@@ -18,8 +18,7 @@ namespace PlayMusic.Grains.Competitions;
 /// A commit appends the whole batch as one row of <c>leaderboard_log</c> (one row and one index entry
 /// per commit, whatever the batch size) rather than updating one indexed row per player on the
 /// acknowledgement path; a timer folds the log into <c>leaderboard_entries</c> (one set-based upsert
-/// of the in-memory best of each player changed since the last run, and the deletion of exactly the
-/// log rows that memory holds), and activation reads both, so durability never waits for compaction.
+/// of each player's best), and activation reads both, so durability never waits for compaction.
 /// </remarks>
 [Reentrant]
 public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMetrics metrics, IOptions<LeaderboardOptions> options)
@@ -32,26 +31,34 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
     public const int MaxWritesInFlight = 2;
 
     private const string AppendSql =
-        "INSERT INTO leaderboard_log (board, player_ids, display_names, scores, achieved_ats) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        "INSERT INTO leaderboard_log (board, player_ids, display_names, scores, achieved_ats) VALUES ($1, $2, $3, $4, $5)";
 
-    /// <summary>Writes players' entries, keeping the better of the stored and the given one.</summary>
-    private const string UpsertSql = """
+    /// <summary>
+    /// Moves the board's committed log rows into <c>leaderboard_entries</c> in one statement, so the rows
+    /// deleted are exactly the rows folded (a batch committing meanwhile stays for the next run). The
+    /// <c>WHERE</c> keeps the better of the stored and the logged entry.
+    /// </summary>
+    private const string CompactSql = """
+        WITH moved AS (
+            DELETE FROM leaderboard_log WHERE board = $1
+            RETURNING player_ids, display_names, scores, achieved_ats
+        ), best AS (
+            SELECT DISTINCT ON (u.player_id) u.player_id, u.display_name, u.score, u.achieved_at
+            FROM moved, unnest(moved.player_ids, moved.display_names, moved.scores, moved.achieved_ats)
+                AS u (player_id, display_name, score, achieved_at)
+            ORDER BY u.player_id, u.score DESC, u.achieved_at ASC
+        )
         INSERT INTO leaderboard_entries AS e (board, player_id, display_name, score, achieved_at)
-        SELECT $1, u.* FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS u
+        SELECT $1, player_id, display_name, score, achieved_at FROM best
         ON CONFLICT (board, player_id) DO UPDATE
             SET display_name = excluded.display_name, score = excluded.score, achieved_at = excluded.achieved_at
             WHERE excluded.score > e.score OR (excluded.score = e.score AND excluded.achieved_at < e.achieved_at)
         """;
 
-    private const string DeleteLogRowsSql = "DELETE FROM leaderboard_log WHERE board = $1 AND id = ANY($2)";
-
     private readonly RankedSet _entries = new();
     private PendingBatch _forming = new();
     private int _writesInFlight;
-
-    // What the next compaction folds: log rows whose entries memory holds, and the players they changed.
-    private List<long> _foldableLogRows = [];
-    private readonly ChangedSlots _changed = new();
+    private long _uncompacted;
     private bool _compacting;
 
     private string Board => this.GetPrimaryKeyString();
@@ -60,15 +67,11 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
     {
         // The log is small (what the last compaction left); index it first, then stream the table once.
         var logged = new Dictionary<string, RankedEntry>(StringComparer.Ordinal);
-        await foreach (var (entry, logRow) in ReadEntriesAsync(
-            "SELECT u.*, l.id FROM leaderboard_log AS l, unnest(l.player_ids, l.display_names, l.scores, l.achieved_ats) AS u WHERE l.board = $1",
+        await foreach (var entry in ReadEntriesAsync(
+            "SELECT u.* FROM leaderboard_log AS l, unnest(l.player_ids, l.display_names, l.scores, l.achieved_ats) AS u WHERE l.board = $1",
             cancellationToken))
         {
-            if (_foldableLogRows.Count == 0 || _foldableLogRows[^1] != logRow)
-            {
-                _foldableLogRows.Add(logRow);
-            }
-
+            _uncompacted++;
             if (entry.Beats(logged.GetValueOrDefault(entry.PlayerId)))
             {
                 logged[entry.PlayerId] = entry;
@@ -76,46 +79,27 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         }
 
         var rows = new List<RankedEntry>();
-        await foreach (var (entry, _) in ReadEntriesAsync(
+        await foreach (var entry in ReadEntriesAsync(
             "SELECT player_id, display_name, score, achieved_at FROM leaderboard_entries WHERE board = $1", cancellationToken))
         {
-            if (logged.TryGetValue(entry.PlayerId, out var better))
-            {
-                if (better.Beats(entry))
-                {
-                    continue; // the logged entry is the player's: the next compaction writes it
-                }
-
-                logged.Remove(entry.PlayerId);
-            }
-
-            rows.Add(entry);
+            rows.Add(logged.Remove(entry.PlayerId, out var better) && better.Beats(entry) ? better : entry);
         }
 
         rows.AddRange(logged.Values);
         _entries.Load(rows);
-        foreach (var playerId in logged.Keys)
-        {
-            _changed.Add(_entries.SlotOf(playerId));
-        }
-
         var interval = options.Value.CompactionInterval;
         this.RegisterGrainTimer(CompactAsync, new GrainTimerCreationOptions(interval, interval) { Interleave = true });
     }
 
-    /// <summary>
-    /// The board's entries from a query of (player id, display name, score, achieved at[, log row id]) rows,
-    /// as both of its tables yield them; the log row id is 0 for a row of the entries table.
-    /// </summary>
-    private async IAsyncEnumerable<(RankedEntry Entry, long LogRow)> ReadEntriesAsync(string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The board's entries from a query of (player id, display name, score, achieved at) rows, as both of its tables yield them.</summary>
+    private async IAsyncEnumerable<RankedEntry> ReadEntriesAsync(string sql, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.AddWithValue(Board);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var entry = new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
-            yield return (entry, reader.FieldCount > 4 ? reader.GetInt64(4) : 0);
+            yield return new RankedEntry(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3));
         }
     }
 
@@ -215,15 +199,12 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         Exception? failure = null;
         try
         {
-            var logRow = await AppendAsync(batch.Writes);
+            await AppendAsync(batch.Writes);
             metrics.WriteBatchSize.Record(batch.Writes.Count);
             foreach (var write in batch.Writes.Values)
             {
                 _entries.Improve(write.Entry, ref write.Slot);
-                _changed.Add(write.Slot);
             }
-
-            _foldableLogRows.Add(logRow);
         }
         catch (Exception ex)
         {
@@ -247,8 +228,8 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         }
     }
 
-    /// <summary>Appends a batch as one log row: one statement, one commit, one WAL flush. Returns the row's id.</summary>
-    private async Task<long> AppendAsync(Dictionary<string, PendingWrite> writes)
+    /// <summary>Appends a batch as one log row: one statement, one commit, one WAL flush.</summary>
+    private async Task AppendAsync(Dictionary<string, PendingWrite> writes)
     {
         var (playerIds, displayNames, scores, achievedAts) = (new string[writes.Count], new string[writes.Count], new long[writes.Count], new long[writes.Count]);
         var i = 0;
@@ -271,53 +252,29 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
             },
         };
         await append.PrepareAsync(); // kept per pooled connection: parsed and planned once
-        return (long)(await append.ExecuteScalarAsync())!;
+        await append.ExecuteNonQueryAsync();
+        _uncompacted += writes.Count;
     }
 
-    /// <summary>
-    /// Writes the current entry of every player changed since the last run and deletes the log rows those
-    /// changes came from, in one transaction; one run at a time. Rows committed meanwhile, and rows still
-    /// in flight, stay for the next run. On failure everything stays for the next run.
-    /// </summary>
+    /// <summary>Folds the log into <c>leaderboard_entries</c> when it has rows; one run at a time.</summary>
     private async Task CompactAsync(CancellationToken cancellationToken)
     {
-        if (_compacting || _foldableLogRows.Count == 0)
+        if (_compacting || _uncompacted == 0)
         {
             return;
         }
 
         _compacting = true;
-        var (logRows, slots) = (_foldableLogRows, _changed.TakeAll());
-        _foldableLogRows = [];
         try
         {
+            var folding = _uncompacted;
             var started = Stopwatch.GetTimestamp();
-            var (playerIds, displayNames, scores, achievedAts) = (new string[slots.Count], new string[slots.Count], new long[slots.Count], new long[slots.Count]);
-            for (var i = 0; i < slots.Count; i++)
-            {
-                (playerIds[i], displayNames[i], scores[i], achievedAts[i]) = _entries.EntryAt(slots[i]);
-            }
-
-            await using var batch = dataSource.CreateBatch(); // one implicit transaction: all or nothing
-            batch.Timeout = 0; // a large backlog after an outage may take long; it is never on a caller's path
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(UpsertSql)
-            {
-                Parameters = { new() { Value = Board }, new() { Value = playerIds }, new() { Value = displayNames }, new() { Value = scores }, new() { Value = achievedAts } },
-            });
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(DeleteLogRowsSql) { Parameters = { new() { Value = Board }, new() { Value = logRows.ToArray() } } });
-            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await using var command = dataSource.CreateCommand(CompactSql);
+            command.CommandTimeout = 0; // a large backlog after an outage may take long; it is never on a caller's path
+            command.Parameters.AddWithValue(Board);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            _uncompacted -= folding;
             metrics.CompactionDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-        }
-        catch
-        {
-            logRows.AddRange(_foldableLogRows);
-            _foldableLogRows = logRows;
-            foreach (var slot in slots)
-            {
-                _changed.Add(slot);
-            }
-
-            throw;
         }
         finally
         {
@@ -338,40 +295,5 @@ public sealed class LeaderboardGrain(NpgsqlDataSource dataSource, LeaderboardMet
         public Dictionary<string, PendingWrite> Writes { get; } = new(StringComparer.Ordinal);
 
         public TaskCompletionSource Committed { get; } = new();
-    }
-
-    /// <summary>Slots changed since the last compaction, each once, in the order they first changed.</summary>
-    private sealed class ChangedSlots
-    {
-        private ulong[] _marks = [];
-        private List<int> _slots = [];
-
-        public void Add(int slot)
-        {
-            var word = slot >> 6;
-            if (word >= _marks.Length)
-            {
-                Array.Resize(ref _marks, Math.Max(word + 1, _marks.Length * 2));
-            }
-
-            var bit = 1UL << (slot & 63);
-            if ((_marks[word] & bit) == 0)
-            {
-                _marks[word] |= bit;
-                _slots.Add(slot);
-            }
-        }
-
-        public List<int> TakeAll()
-        {
-            var taken = _slots;
-            _slots = [];
-            foreach (var slot in taken)
-            {
-                _marks[slot >> 6] = 0;
-            }
-
-            return taken;
-        }
     }
 }

@@ -208,8 +208,7 @@ public sealed class RankedSet
         return Prefix(block) + position + 1;
     }
 
-    /// <summary>The entry in <paramref name="slot"/> (a player's, not <see cref="NoSlot"/>).</summary>
-    public RankedEntry EntryAt(int slot) => new(_playerIds[slot], _displayNames[slot], _keys[slot].Score, _keys[slot].AchievedAt);
+    private RankedEntry EntryAt(int slot) => new(_playerIds[slot], _displayNames[slot], _keys[slot].Score, _keys[slot].AchievedAt);
 
     /// <summary>Board order of two entries, as <see cref="RankedEntry.Compare"/>.</summary>
     private int Compare(Item a, Item b)
