@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace PlayMusic.Grains.Competitions;
 
 /// <summary>
-/// Large arrays that are read at random (a big board's tree nodes), backed by 2 MiB pages where Linux
+/// Large arrays that are read at random (a big board's keys and blocks), backed by 2 MiB pages where Linux
 /// allows it (transparent huge pages in the default <c>madvise</c> mode). With 4 KiB pages a random
 /// read into a 32 MiB array is a cache miss plus a TLB miss, whose page-table walk is nested under
 /// virtualisation; with 2 MiB pages the whole array fits the TLB. Measured on the leaderboard bench.
