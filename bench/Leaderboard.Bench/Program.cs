@@ -161,7 +161,7 @@ var compactionPgCpu = postgresCpu.Seconds() - pgBeforeCompaction;
 var finalCompactionSeconds = compactionSeconds - compactionSecondsInPhases;
 if (compactionSecondsInPhases > 0)
 {
-    Console.WriteLine($"  compactions during the submit phases: {compactionSecondsInPhases:F2} s in all (inside the phase figures)");
+    Console.WriteLine($"  compactions run by the board's timer while the phases ran: {compactionSecondsInPhases:F2} s in all (inside the phase figures)");
 }
 
 Console.WriteLine($"  compaction of what the submit phases left in the log ({leftInLog:N0} of {written:N0} entries): {finalCompactionSeconds:F2} s, "
