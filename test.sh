@@ -26,7 +26,7 @@ if [ -z "${PLAYMUSIC_TEST_DB:-}" ]; then
   # (process crashes are, and PostgreSQL's own durability does not depend on fsync for those).
   pg_init "$pg_root/data" trust
   pg_start "$pg_root/data" "$port" "$pg_root/data/server.log" -c fsync=off -c max_connections=400 -c shared_buffers=256MB \
-    || { echo "could not start the test PostgreSQL"; echo "tests: 0 passed, 1 failed"; exit 1; }
+    || { echo "could not start the test PostgreSQL:"; tail -n 20 "$pg_root/data/server.log"; echo "tests: 0 passed, 1 failed"; exit 1; }
   export PLAYMUSIC_TEST_DB="Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Maximum Pool Size=50"
   echo "test PostgreSQL on 127.0.0.1:$port"
 fi

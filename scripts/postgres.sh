@@ -57,10 +57,12 @@ pg_stop() { pg_as_owner "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port: a port below Linux' ephemeral range (32768-60999), so no outbound connection takes it
+# between this check and the server's bind.
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 40000 ))
+    port=$(( 20000 + RANDOM % 12768 ))
     port_in_use "$port" || { echo "$port"; return 0; }
   done
   return 1
