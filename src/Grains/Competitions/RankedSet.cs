@@ -270,6 +270,7 @@ public sealed class RankedSet
         {
             EnsureBlockCapacity(1);
             InsertBlock(0, TakeBlockId());
+            RebuildFenwick();
         }
 
         var block = BlockOf(item);
@@ -348,7 +349,7 @@ public sealed class RankedSet
         RemoveBlock(block + 1);
     }
 
-    /// <summary>Opens position <paramref name="block"/> in the block order for an empty block with storage <paramref name="id"/> (Fenwick left to the caller).</summary>
+    /// <summary>Opens position <paramref name="block"/> in the block order for an empty block with storage <paramref name="id"/>; the caller rebuilds the Fenwick tree.</summary>
     private void InsertBlock(int block, int id)
     {
         var moved = _blocks - block;
