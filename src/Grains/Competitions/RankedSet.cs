@@ -301,16 +301,14 @@ public sealed class RankedSet
         items[(position + 1)..].CopyTo(items[position..]);
         var size = --_blockSizes[block];
         FenwickAdd(block, -1);
-        if (size > 0)
-        {
-            _firsts[block] = items[0];
-        }
-
         if (size == 0)
         {
             RemoveBlock(block);
+            return;
         }
-        else if (size < BlockMergeBelow)
+
+        _firsts[block] = items[0];
+        if (size < BlockMergeBelow)
         {
             // Into the previous block when it has room, else the next one into this.
             if (block > 0 && _blockSizes[block - 1] + size <= BlockCapacity / 2)
