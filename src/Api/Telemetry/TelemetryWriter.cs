@@ -52,11 +52,14 @@ public sealed record StoredEnd(
 /// </para>
 /// </summary>
 public sealed class TelemetryWriter(
-    NpgsqlDataSource dataSource,
+    [FromKeyedServices(TelemetryWriter.DataSourceKey)] NpgsqlDataSource dataSource,
     IClusterClient cluster,
     IMeterFactory meters,
     ILogger<TelemetryWriter> logger) : BackgroundService
 {
+    /// <summary>The writer's own connections (<see cref="AnalyticsExtensions.AddPlayMusicAnalytics"/>).</summary>
+    public const string DataSourceKey = "telemetry-writer";
+
     public const int MaxBatch = 1000;
     public const int MaxInFlight = 2;
 
