@@ -15,18 +15,29 @@ public static class DatabaseExtensions
     {
         var settings = PlayMusicSettings.From(builder.Configuration);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton(_ =>
-        {
-            var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = "playmusic" };
-            // No code on this pool leaves session state behind (no SET, LISTEN, temp tables; the migrator
-            // releases its advisory lock itself), so the reset statements Npgsql would otherwise send with
-            // every reuse of a pooled connection are pure cost: parsed and run once per board commit.
-            dataSource.ConnectionStringBuilder.NoResetOnClose = true;
-            return dataSource.Build();
-        });
+        builder.Services.AddSingleton(_ => CreateDataSource(settings, "playmusic"));
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddHostedService<MigrationHostedService>();
         return builder;
+    }
+
+    /// <summary>
+    /// A pool on the configured database. <paramref name="serverOptions"/> (<c>-c name=value …</c>) are
+    /// added to any the connection string already has and apply to every connection of the pool.
+    /// </summary>
+    public static NpgsqlDataSource CreateDataSource(PlayMusicSettings settings, string name, string? serverOptions = null)
+    {
+        var dataSource = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = name };
+        // No code on these pools leaves session state behind (no SET, LISTEN, temp tables; the migrator
+        // releases its advisory lock itself), so the reset statements Npgsql would otherwise send with
+        // every reuse of a pooled connection are pure cost: parsed and run once per board commit.
+        dataSource.ConnectionStringBuilder.NoResetOnClose = true;
+        if (serverOptions is not null)
+        {
+            dataSource.ConnectionStringBuilder.Options = $"{dataSource.ConnectionStringBuilder.Options} {serverOptions}".Trim();
+        }
+
+        return dataSource.Build();
     }
 
     private sealed class MigrationHostedService(DatabaseMigrator migrator) : IHostedService

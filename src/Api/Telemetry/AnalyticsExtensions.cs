@@ -22,11 +22,6 @@ public static class AnalyticsExtensions
     /// scans disabled that plan is an index plan even when it is made on a freshly created,
     /// never-analysed table (which otherwise gets seq scans that stay for the connection's life).
     /// </summary>
-    private static NpgsqlDataSource WriterDataSource(PlayMusicSettings settings)
-    {
-        var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString) { Name = "playmusic-telemetry-writer" };
-        builder.ConnectionStringBuilder.NoResetOnClose = true;
-        builder.ConnectionStringBuilder.Options = "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off";
-        return builder.Build();
-    }
+    private static NpgsqlDataSource WriterDataSource(PlayMusicSettings settings) =>
+        DatabaseExtensions.CreateDataSource(settings, "playmusic-telemetry-writer", "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
 }
