@@ -104,8 +104,36 @@ public sealed class RoomTimingTests : IAsyncLifetime
         Assert.Single((await room.GetViewAsync()).Players);
     }
 
+    [Fact]
+    public async Task A_connection_that_comes_back_after_the_match_ended_gets_the_results()
+    {
+        var otherNodeEvents = new RecordingNode();
+        var node = new RoomNode("test-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var otherNode = new RoomNode("other-node", _grains.CreateObjectReference<IRoomNodeObserver>(otherNodeEvents));
+        var room = _grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", node);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", otherNode, publicLobbyOnly: false);
+        await room.SetReadyAsync("p1", true, true);
+        var countdown = await room.SetReadyAsync("p2", true, true);
+        _time.Advance(TimeSpan.FromMilliseconds(countdown.StartsAt!.Value - _time.GetUtcNow().ToUnixTimeMilliseconds()));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match starts");
+
+        // p2's connection drops; the match ends while the room knows no connection on the other node.
+        await room.DisconnectAsync("p2", "c2");
+        await room.FinishAsync("p1", 0);
+        await room.FinishAsync("p2", 0);
+        await Poll.UntilAsync(() => !_node.Results.IsEmpty, "results on the node that was attached");
+        Assert.Empty(otherNodeEvents.Results);
+
+        await room.AttachNodeAsync(otherNode, [new NodeConnection("c2-again", "p2")]);
+        await Poll.UntilAsync(() => !otherNodeEvents.Results.IsEmpty, "results on the node that came back");
+        Assert.Equal(["p1", "p2"], otherNodeEvents.Results.Single().Ranking.Select(r => r.PlayerId).Order());
+    }
+
     private sealed class RecordingNode : IRoomNodeObserver
     {
+        public ConcurrentQueue<ResultsEvent> Results { get; } = new();
+
         public ConcurrentQueue<TickEvent> Ticks { get; } = new();
 
         public ConcurrentQueue<PlayerLeftEvent> Left { get; } = new();
@@ -130,6 +158,10 @@ public sealed class RoomTimingTests : IAsyncLifetime
 
         public Task OnEmoteAsync(EmoteEvent emote) => Task.CompletedTask;
 
-        public Task OnResultsAsync(ResultsEvent results) => Task.CompletedTask;
+        public Task OnResultsAsync(ResultsEvent results)
+        {
+            Results.Enqueue(results);
+            return Task.CompletedTask;
+        }
     }
 }

@@ -172,6 +172,7 @@ public sealed class GameRoomGrain(
 
         Connect(record, connectionId, node);
         await PersistAndBroadcastAsync();
+        ResendResults(node);
         return Grant(record);
     }
 
@@ -427,9 +428,24 @@ public sealed class GameRoomGrain(
             _nodes[node.NodeId] = node.Observer;
             RebuildTargets();
             Broadcast(View());
+            ResendResults(node);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Results go out once, to the nodes the room knows at that moment. A connection that comes back
+    /// afterwards (a Resume, or its node re-attaching to a room that reactivated in a rolling restart)
+    /// would otherwise never see how the match ended, so its node gets them again; the node's other
+    /// connections of the room may see the same Results twice.
+    /// </summary>
+    private void ResendResults(RoomNode node)
+    {
+        if (Room.Phase == RoomPhase.Finished && Room.Results is { } results)
+        {
+            node.Observer.OnResultsAsync(results).Ignore();
+        }
     }
 
     public Task<RoomView> GetViewAsync()
