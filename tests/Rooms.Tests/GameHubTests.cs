@@ -135,6 +135,13 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Contains("playmusic_room_node_messages", metrics);
         Assert.Contains("playmusic_hub_messages_in", metrics);
         Assert.Contains("playmusic_hub_messages_out", metrics);
+
+        // A player who comes back to the finished room (new connection, Resume) still learns how it ended.
+        await using var back = await HubClient.ConnectAsync(fixture.Host.BaseAddress, guest.Token, protocol);
+        var resumed = (await back.InvokeAsync("Resume", new { roomId, resumeToken = joined["resumeToken"]!.GetValue<string>() }))!;
+        Assert.Equal("finished", resumed["room"]!["state"]!.GetValue<string>());
+        var again = await back.NextAsync("Results");
+        Assert.Equal([host.PlayerId, guest.PlayerId], again["ranking"]!.AsArray().Select(r => r!["playerId"]!.GetValue<string>()).ToArray());
     }
 
     [Theory]
