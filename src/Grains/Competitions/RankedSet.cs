@@ -6,18 +6,20 @@ public sealed record RankedEntry(string PlayerId, string DisplayName, long Score
     /// <summary>Board order: higher score first, then earlier <see cref="AchievedAt"/>, then player id (a total order).</summary>
     public static int Compare(RankedEntry a, RankedEntry b)
     {
-        var order = b.Score.CompareTo(a.Score);
-        if (order == 0)
-        {
-            order = a.AchievedAt.CompareTo(b.AchievedAt);
-        }
-
+        var order = CompareScores(a.Score, a.AchievedAt, b.Score, b.AchievedAt);
         return order != 0 ? order : string.CompareOrdinal(a.PlayerId, b.PlayerId);
+    }
+
+    /// <summary>The board order without the player-id tie-break: higher score first, then earlier time.</summary>
+    public static int CompareScores(long scoreA, long achievedAtA, long scoreB, long achievedAtB)
+    {
+        var order = scoreB.CompareTo(scoreA);
+        return order != 0 ? order : achievedAtA.CompareTo(achievedAtB);
     }
 
     /// <summary>Whether this entry would replace <paramref name="current"/> as the player's best.</summary>
     public bool Beats(RankedEntry? current) =>
-        current is null || Score > current.Score || (Score == current.Score && AchievedAt < current.AchievedAt);
+        current is null || CompareScores(Score, AchievedAt, current.Score, current.AchievedAt) < 0;
 }
 
 /// <summary>
@@ -102,7 +104,7 @@ public sealed class RankedSet
     }
 
     private static bool Beats(RankedEntry entry, Key current) =>
-        entry.Score > current.Score || (entry.Score == current.Score && entry.AchievedAt < current.AchievedAt);
+        RankedEntry.CompareScores(entry.Score, entry.AchievedAt, current.Score, current.AchievedAt) < 0;
 
     /// <summary>1-based rank of the player's entry, or 0 when the player has none.</summary>
     public long RankOf(string playerId) => _slotOf.TryGetValue(playerId, out var slot) ? RankOfSlot(slot) : 0;
@@ -213,12 +215,7 @@ public sealed class RankedSet
     /// <summary>Board order of two entries, as <see cref="RankedEntry.Compare"/>.</summary>
     private int Compare(Item a, Item b)
     {
-        var order = b.Key.Score.CompareTo(a.Key.Score);
-        if (order == 0)
-        {
-            order = a.Key.AchievedAt.CompareTo(b.Key.AchievedAt);
-        }
-
+        var order = RankedEntry.CompareScores(a.Key.Score, a.Key.AchievedAt, b.Key.Score, b.Key.AchievedAt);
         return order != 0 || a.Slot == b.Slot ? order : string.CompareOrdinal(_playerIds[a.Slot], _playerIds[b.Slot]);
     }
 
