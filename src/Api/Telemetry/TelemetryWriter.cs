@@ -37,13 +37,14 @@ public sealed record StoredEnd(
 /// <summary>
 /// Group commit for raw telemetry: requests queue their rows on a channel; a dispatch loop takes
 /// everything queued (up to <see cref="MaxBatch"/>) and stores it with one multi-statement round
-/// trip, which PostgreSQL runs as one implicit transaction. Up to <see cref="MaxInFlight"/> batches
-/// commit at once on separate connections, so their WAL flushes overlap (PostgreSQL flushes
-/// concurrent commits together) and the next batch fills while earlier ones commit. Each request's
-/// task completes only after its batch's commit, so a 2xx always means the row is durable.
+/// trip, which PostgreSQL runs as one implicit transaction. <see cref="MaxInFlight"/> batches
+/// commit at once and the next one fills meanwhile, so batches grow with the load (two in flight
+/// overlapped WAL flushes but halved the batches, and measured slower: docs/benchmarks.md). Each
+/// request's task completes only after its batch's commit, so a 2xx always means the row is durable.
 /// <para>
 /// The inserts decide nothing that depends on other batches except through PostgreSQL's own
-/// locks (the perf/end primary keys), so concurrent batches answer correctly. What does depend on
+/// locks (the perf/end primary keys), so concurrent batches (of this node, or of other API nodes)
+/// answer correctly. What does depend on
 /// order (the replay and first-session flags, a load's first beacon) is read after commit by one
 /// counting loop that takes batches in dispatch order and waits for each one's commit, so when it
 /// reads batch N every earlier batch of this node has committed; sessions are stamped so that a
@@ -61,7 +62,7 @@ public sealed class TelemetryWriter(
     public const string DataSourceKey = "telemetry-writer";
 
     public const int MaxBatch = 1000;
-    public const int MaxInFlight = 2;
+    public const int MaxInFlight = 1;
 
     /// <summary>
     /// The counting loop reads flags and publishes at most this often: under load one flag query
