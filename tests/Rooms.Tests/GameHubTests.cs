@@ -79,7 +79,11 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
 
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(1, 100));           // seq not increasing
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 50));            // score decreasing
-        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 100, lane: 8));  // lane out of range
+        Assert.Contains("lane must be 0..7", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 100, lane: 8)));
+        Assert.Contains("lane must be 0..7", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
+            new { seq = 2, songTimeMs = 1000, x = 0.0, y = 0.0, z = 0.0, lane = 1L << 40, anim = "run", score = 100, combo = 0 }));
+        Assert.Contains("x, y and z must be finite", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
+            new { seq = 2, songTimeMs = 1000, x = 0.0, y = 1e300, z = 0.0, lane = 1, anim = "run", score = 100, combo = 0 }));  // beyond float
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 10_000_000));    // faster than the cap
         if (protocol == Protocol.MessagePack)
         {

@@ -164,12 +164,10 @@ public sealed partial class GameHub(
             throw Invalid("input", "needs seq, songTimeMs, x, y, z, lane, score and combo");
         }
 
-        if (!IsFiniteFloat(x) || !IsFiniteFloat(y) || !IsFiniteFloat(z) || lane is < 0 or > InputRules.MaxLane)
-        {
-            throw Invalid("input", "x, y, z must be finite numbers and lane 0..7");
-        }
-
-        var next = new PlayerInputState(seq, songTimeMs, (float)x, (float)y, (float)z, (int)lane, input.Anim ?? "", score, combo);
+        // Out of float range becomes infinity and an out-of-range lane one past a bound, so the shared
+        // rules below name the offending field.
+        var next = new PlayerInputState(seq, songTimeMs, (float)x, (float)y, (float)z, (int)Math.Clamp(lane, -1, InputRules.MaxLane + 1),
+            input.Anim ?? "", score, combo);
         var gate = session.Gate!;
         if (InputRules.Check(gate.Last, next, gate.MaxScorePerSecond) is { } problem)
         {
@@ -326,8 +324,6 @@ public sealed partial class GameHub(
 
     private static string CheckRoomId(string? roomId) =>
         Guid.TryParse(roomId, out var id) ? id.ToString() : throw Invalid("roomId", "must be a room's uuid");
-
-    private static bool IsFiniteFloat(double value) => double.IsFinite(value) && float.IsFinite((float)value);
 
     private static HubException Invalid(string field, string sentence) => new($"{RoomErrors.InvalidArgument}: {field} {sentence}");
 
