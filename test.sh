@@ -31,6 +31,15 @@ if [ -z "${PLAYMUSIC_TEST_DB:-}" ]; then
   echo "test PostgreSQL on 127.0.0.1:$port"
 fi
 
+# The official JavaScript SignalR client for OfficialJsClientTests, from the npm registry (as restore does for NuGet).
+if ! command -v npm >/dev/null; then
+  echo "npm not found: installing nodejs and npm with apt..."
+  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo=sudo; fi
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --prefix tests/JsClient --no-audit --no-fund --loglevel=error >/dev/null \
+  || echo "npm ci in tests/JsClient failed: OfficialJsClientTests will fail"
+
 status=0
 dotnet build PlayMusic.sln -nologo -v q -clp:ErrorsOnly || { echo "tests: 0 passed, 1 failed"; exit 1; }
 dotnet test PlayMusic.sln --no-build -nologo --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
