@@ -1,14 +1,15 @@
 // PROTOCOL §2 as a browser engine speaks it: the official @microsoft/signalr client over WebSockets.
-// usage: node rooms-check.mjs <base url> json|msgpack   (exit 0 when every check passed)
+// usage: node rooms-check.mjs <base url> json|msgpack [WebSockets|ServerSentEvents|LongPolling]
+// (exit 0 when every check passed)
 // What only this client shows: how JavaScript numbers are encoded (1.0 goes out as the integer 1 in
 // MessagePack), that `send` (fire-and-forget) inputs are relayed, and what the client makes of the
 // server's errors and camelCase payloads.
 import * as signalR from "@microsoft/signalr";
 import { MessagePackHubProtocol } from "@microsoft/signalr-protocol-msgpack";
 
-const [base, protocol] = process.argv.slice(2);
-if (!base || !["json", "msgpack"].includes(protocol)) {
-  console.error("usage: node rooms-check.mjs <base url> json|msgpack");
+const [base, protocol, transport = "WebSockets"] = process.argv.slice(2);
+if (!base || !["json", "msgpack"].includes(protocol) || signalR.HttpTransportType[transport] === undefined) {
+  console.error("usage: node rooms-check.mjs <base url> json|msgpack [WebSockets|ServerSentEvents|LongPolling]");
   process.exit(2);
 }
 
@@ -28,7 +29,7 @@ async function guest(displayName) {
 
 async function connect(token) {
   const builder = new signalR.HubConnectionBuilder()
-    .withUrl(`${base}/hubs/game`, { accessTokenFactory: () => token, transport: signalR.HttpTransportType.WebSockets })
+    .withUrl(`${base}/hubs/game`, { accessTokenFactory: () => token, transport: signalR.HttpTransportType[transport] })
     .configureLogging(signalR.LogLevel.Warning);
   if (protocol === "msgpack") builder.withHubProtocol(new MessagePackHubProtocol());
   const connection = builder.build();
@@ -170,5 +171,5 @@ try {
   failures++;
   console.log(`FAIL ${error.stack ?? error}`);
 }
-console.log(failures === 0 ? `${protocol}: all checks passed` : `${protocol}: ${failures} failed`);
+console.log(failures === 0 ? `${protocol} over ${transport}: all checks passed` : `${protocol} over ${transport}: ${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -13,14 +13,16 @@ public sealed class OfficialJsClientTests(RoomHostFixture fixture) : IClassFixtu
     private static readonly string ClientFolder = Path.Combine(RepositoryPaths.Root, "tests", "JsClient");
 
     [Theory]
-    [InlineData("json")]
-    [InlineData("msgpack")]
-    public async Task Every_room_flow_works_through_the_official_javascript_client(string protocol)
+    [InlineData("json", "WebSockets")]
+    [InlineData("msgpack", "WebSockets")]
+    [InlineData("json", "ServerSentEvents")]  // the JS client's fallbacks when a proxy blocks WebSockets
+    [InlineData("msgpack", "LongPolling")]    // (server-sent events cannot carry MessagePack)
+    public async Task Every_room_flow_works_through_the_official_javascript_client(string protocol, string transport)
     {
         Assert.True(Directory.Exists(Path.Combine(ClientFolder, "node_modules", "@microsoft", "signalr")),
             $"the JavaScript client is not installed: run `npm ci` in {ClientFolder} (test.sh does)");
 
-        var info = new ProcessStartInfo("node", ["rooms-check.mjs", fixture.Host.BaseAddress.ToString().TrimEnd('/'), protocol])
+        var info = new ProcessStartInfo("node", ["rooms-check.mjs", fixture.Host.BaseAddress.ToString().TrimEnd('/'), protocol, transport])
         {
             WorkingDirectory = ClientFolder,
             RedirectStandardOutput = true,
@@ -42,7 +44,7 @@ public sealed class OfficialJsClientTests(RoomHostFixture fixture) : IClassFixtu
 
         var report = await output + await errors;
         Assert.True(node.ExitCode == 0, report);
-        Assert.Contains($"{protocol}: all checks passed", report);
+        Assert.Contains($"{protocol} over {transport}: all checks passed", report);
         Assert.DoesNotContain("FAIL", report);
     }
 }
