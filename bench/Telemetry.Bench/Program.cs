@@ -9,7 +9,9 @@ using System.Text.Json;
 // Load generator for the telemetry ingest (PROTOCOL §3) against a running server:
 //   dotnet run -c Release --project bench/Telemetry.Bench -- --url http://127.0.0.1:5280 --seconds 10 --concurrency 32 --server-pid <pid>
 // Each virtual engine repeats the real sequence: session → perf → end, plus a drop-out beacon for
-// every fourth load. Then, for the same time and concurrency, GET /healthz as the plain baseline.
+// every fourth load. `--completed F` (default 0.5) is the share of ends that report a completed run,
+// whose score goes to the game's leaderboards before the end is answered. Then, for the same time and
+// concurrency, GET /healthz as the plain baseline.
 var options = Options.Parse(args);
 using var http = new HttpClient(new SocketsHttpHandler
 {
@@ -28,9 +30,9 @@ var tokens = await Task.WhenAll(Enumerable.Range(0, 400).Select(async i =>
 
 // Warm-up (JIT, connection pool, grain activations), not measured.
 var randoms = Enumerable.Range(0, options.Concurrency).Select(i => new Random(i)).ToArray();
-await RunAsync("warm-up", TimeSpan.FromSeconds(options.WarmupSeconds), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]), print: false);
+await RunAsync("warm-up", TimeSpan.FromSeconds(options.WarmupSeconds), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i], options.CompletedShare), print: false);
 var ingest = await RunAsync("telemetry ingest (session → perf → end, + drop-out beacons)", TimeSpan.FromSeconds(options.Seconds),
-    i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i]));
+    i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i], options.CompletedShare));
 var plain = await RunAsync("plain GET /healthz", TimeSpan.FromSeconds(options.Seconds), _ => HealthzAsync(http));
 Console.WriteLine($"durable ingest / plain = {ingest.PerSecond / plain.PerSecond:P0} (accepted events/s vs 200 responses/s)");
 return 0;
@@ -75,7 +77,7 @@ async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<
     return result;
 }
 
-static async Task<List<(bool Ok, double Ms)>> EngineIterationAsync(HttpClient http, string token, Random random)
+static async Task<List<(bool Ok, double Ms)>> EngineIterationAsync(HttpClient http, string token, Random random, double completedShare)
 {
     string[] referrers = ["https://www.y8.com/games/song", "https://playgama.com/game/song", "https://1234.discordsays.com/",
         "https://html5.gamepix.com/song", "https://www.crazygames.com/game/song", "https://playmusic.gg/play/song", ""];
@@ -113,8 +115,8 @@ static async Task<List<(bool Ok, double Ms)>> EngineIterationAsync(HttpClient ht
     var perfToken = session.GetProperty("perfToken").GetString()!;
     var steps = new { download = LogNormal(random, 900), config = LogNormal(random, 60), assets = LogNormal(random, 2500), audio = LogNormal(random, 700) };
     results.Add(await TimedAsync(() => Post(http, path + "/perf", perfToken, new { steps, gatewayMs = LogNormal(random, 40) }), HttpStatusCode.Accepted));
-    // completed: false — on this branch IGameScoresGrain has no implementation yet (see docs/benchmarks.md).
-    results.Add(await TimedAsync(() => Post(http, path + "/end", perfToken, new { score = random.Next(100000), durationMs = random.Next(30000, 200000), completed = false }), HttpStatusCode.Accepted));
+    var completed = random.NextDouble() < completedShare;
+    results.Add(await TimedAsync(() => Post(http, path + "/end", perfToken, new { score = random.Next(100000), durationMs = random.Next(30000, 200000), completed }), HttpStatusCode.Accepted));
     return results;
 }
 
@@ -206,7 +208,7 @@ static string[]? StatFields(int pid)
 
 internal sealed record Result(double PerSecond);
 
-internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int Concurrency, int? ServerPid, int? DatabasePid)
+internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int Concurrency, int? ServerPid, int? DatabasePid, double CompletedShare)
 {
     public static Options Parse(string[] args)
     {
@@ -217,6 +219,7 @@ internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int C
             int.Parse(Value("--warmup") ?? "5", CultureInfo.InvariantCulture),
             int.Parse(Value("--concurrency") ?? "32", CultureInfo.InvariantCulture),
             Value("--server-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
-            Value("--db-pid") is { } db ? int.Parse(db, CultureInfo.InvariantCulture) : null);
+            Value("--db-pid") is { } db ? int.Parse(db, CultureInfo.InvariantCulture) : null,
+            double.Parse(Value("--completed") ?? "0.5", CultureInfo.InvariantCulture));
     }
 }

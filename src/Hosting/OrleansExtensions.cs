@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -8,6 +9,7 @@ using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using PlayMusic.Analytics;
+using PlayMusic.Grains.Analytics;
 using PlayMusic.Grains.Modes;
 using PlayMusic.Grains.Rooms;
 
@@ -79,6 +81,7 @@ public static class OrleansExtensions
             }
             // Committed telemetry to the portal counters; the raw tables stay the source of truth.
             silo.AddMemoryStreams(TelemetryStreams.ProviderName);
+            silo.Services.AddSingleton(sp => new CounterMetrics(sp.GetRequiredService<IMeterFactory>().Create(TelemetryExtensions.PlayMusicMeter)));
         });
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [TelemetryExtensions.ReadyTag]);
         return builder;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -8,13 +9,15 @@ using PlayMusic.Analytics;
 namespace PlayMusic.Grains.Analytics;
 
 /// <summary>
-/// Counters of one portal × UTC day. They are derived data and have no stored state: activation
-/// (also after a crash) and a periodic timer recount them from the raw tables inside one
-/// snapshot, and the telemetry stream adds what committed after that snapshot. A stream batch
-/// whose transaction the snapshot already shows is skipped, so nothing is counted twice.
+/// Counters of one portal × UTC day. They are derived data and have no stored state: the first
+/// read after activation (also after a crash) and a periodic timer recount them from the raw
+/// tables inside one snapshot, and the telemetry stream adds what committed after that snapshot.
+/// A stream batch whose transaction the snapshot already shows is skipped, so nothing is counted
+/// twice. Activation itself does not recount: after a restart the ingest activates every counter
+/// of the day at once, and their recounts took the database from the ingest for a minute.
 /// </summary>
 [ImplicitStreamSubscription(TelemetryStreams.Namespace)]
-public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<PortalDayCounterGrain> logger)
+public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMetrics metrics, ILogger<PortalDayCounterGrain> logger)
     : Grain, IPortalDayCounterGrain, IStreamSubscriptionObserver, IAsyncObserver<PortalDayEventBatch>
 {
     /// <summary>Repairs what a lost stream message (memory streams drop them on a silo crash) left out.</summary>
@@ -77,19 +80,25 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
     ];
 
     private Dictionary<Dimensions, Cell> _cells = [];
+
+    /// <summary>
+    /// False until the first recount. Until then the stream is ignored: what it delivers has
+    /// committed, so that recount's snapshot shows it.
+    /// </summary>
+    private bool _recounted;
     private DatabaseSnapshot _snapshot = DatabaseSnapshot.Empty;
     private string _portal = "";
     private DateTime _dayStart;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var (portal, day) = TelemetryStreams.ParseKey(this.GetPrimaryKeyString());
         _portal = portal;
         _dayStart = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
-        await RecountAsync(cancellationToken);
         // Counters activated together would otherwise all reconcile in the same second, every time.
         var firstReconcile = ReconcileInterval * (0.5 + Random.Shared.NextDouble());
         this.RegisterGrainTimer(ct => RecountAsync(ct), new GrainTimerCreationOptions(firstReconcile, ReconcileInterval));
+        return Task.CompletedTask;
     }
 
     public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
@@ -97,6 +106,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
 
     public Task OnNextAsync(PortalDayEventBatch item, StreamSequenceToken? token = null)
     {
+        if (!_recounted)
+        {
+            return Task.CompletedTask;
+        }
+
         foreach (var transaction in item.Transactions.Where(t => !_snapshot.Shows(t.TransactionId)))
         {
             Count(transaction);
@@ -139,6 +153,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
 
     public async Task<PortalDayCounts> GetAsync(CounterFilter filter)
     {
+        if (!_recounted)
+        {
+            await RecountAsync(CancellationToken.None);
+        }
+
         var cells = _cells.Where(c => c.Key.Matches(filter)).Select(c => c.Value).ToList();
         await ResolveDropoutsAsync(cells);
 
@@ -196,7 +215,9 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
         await ConcurrentRecounts.WaitAsync(cancellationToken);
         try
         {
+            var started = Stopwatch.GetTimestamp();
             await RecountFromDatabaseAsync(cancellationToken);
+            metrics.RecountDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         finally
         {
@@ -261,6 +282,7 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, ILogger<P
 
         await transaction.CommitAsync(cancellationToken);
         _cells = cells;
+        _recounted = true;
     }
 
     private void AddSession(Dimensions dimensions, Guid loadId, string playerId, bool isReplay, bool isFirst)

@@ -1,0 +1,70 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Runtime;
+using PlayMusic.Analytics;
+using PlayMusic.Grains.Analytics;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Telemetry.Tests;
+
+/// <summary>
+/// When a counter recounts: not when the ingest activates it (after a restart that is every counter
+/// of the day at once, competing with the ingest), but on its first read and on its timer; in between
+/// the stream keeps it current. Its own app, so no other test's reads have recounted anything.
+/// </summary>
+public sealed class CounterRecountTests(ApiFixture fixture) : IClassFixture<ApiFixture>
+{
+    private static readonly DateOnly Today = DateOnly.FromDateTime(DateTime.UtcNow);
+
+    private readonly ApiHost _host = fixture.Host;
+
+    [Fact]
+    public async Task A_counter_activated_by_the_ingest_recounts_on_its_first_read_and_then_follows_the_stream()
+    {
+        // This app's own instrument (other test classes run their apps in the same process).
+        var instrument = _host.App.Services.GetRequiredService<CounterMetrics>().RecountDuration;
+        var recountCount = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (published, l) =>
+        {
+            if (ReferenceEquals(published, instrument))
+            {
+                l.EnableMeasurementEvents(published);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref recountCount));
+        listener.Start();
+        int RecountsSoFar() => Volatile.Read(ref recountCount);
+
+        var engine = new EngineClient(_host.Http, (await _host.GuestAsync()).Token);
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => engine.StartSessionAsync(portal: "y8", country: "NL")));
+
+        var counter = _host.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IPortalDayCounterGrain>(TelemetryStreams.Key("y8", Today));
+        var management = _host.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        await Poll.UntilAsync(async () => await management.GetGrainActivationCount((GrainReference)counter) > 0, "the stream activates the y8 counter");
+        // No call can wait for an activation without reading the counter, so give a recount on
+        // activation (~50 ms on this database) ample time to show before asserting there was none.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(0, RecountsSoFar());
+
+        using var admin = _host.Client(_host.AdminToken());
+        var day = Today.ToString(TelemetryStreams.DateFormat, CultureInfo.InvariantCulture);
+        async Task<long> SessionsAsync()
+        {
+            var report = await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/portals?from={day}&to={day}&country=NL");
+            return report!.Single(p => p.GetProperty("portal").GetString() == "y8").GetProperty("sessions").GetInt64();
+        }
+
+        Assert.Equal(5, await SessionsAsync());
+        var recounts = RecountsSoFar();
+        Assert.True(recounts >= 1, "the first read recounts");
+
+        await engine.StartSessionAsync(portal: "y8", country: "NL");
+        await Poll.UntilAsync(async () => await SessionsAsync() == 6, "the stream adds the new session");
+        Assert.Equal(recounts, RecountsSoFar());
+    }
+}
