@@ -25,9 +25,9 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
 
     /// <summary>
     /// Recounts running at once on this silo. A recount costs PostgreSQL a scan of the day's sessions
-    /// and index probes per distinct player (~1.4 s of CPU for 129,000 sessions); after a restart every counter of the day
-    /// activates at once, and a dozen parallel recounts left the ingest's commits a sliver of the
-    /// database's CPU (ingest fell from thousands of events/s to ~160/s for a minute).
+    /// and index probes per distinct player (~1.4 s of CPU for 129,000 sessions), and one dashboard
+    /// read after a restart recounts every portal × day it covers: a dozen in parallel once left the
+    /// ingest's commits a sliver of the database's CPU (from thousands of events/s to ~160/s).
     /// </summary>
     private static readonly SemaphoreSlim ConcurrentRecounts = new(2);
 
