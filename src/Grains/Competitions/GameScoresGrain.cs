@@ -35,7 +35,8 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return new RunRecordResult(RunVerdict.Rejected, $"runId must be 1 to {MaxRunIdLength} characters", []);
         }
 
-        if (await PreviousVerdictAsync(run.RunId) is { } previous)
+        var (previous, tournamentIds) = await LookUpAsync(run);
+        if (previous is not null)
         {
             return new RunRecordResult(RunVerdict.Duplicate, $"run {run.RunId} was already recorded ({previous})", []);
         }
@@ -56,7 +57,6 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
             boards.SubmitAsync(BoardKeys.Global(run.GameId), submission),
             boards.SubmitAsync(BoardKeys.Portal(run.GameId, run.Portal), submission));
 
-        var tournamentIds = await JoinedTournamentsAsync(run);
         var tournaments = await Task.WhenAll(tournamentIds.Select(id => GrainFactory.GetGrain<ITournamentGrain>(id).RecordRunAsync(run)));
 
         await SaveRunAsync(run, "accepted");
@@ -103,47 +103,71 @@ public sealed class GameScoresGrain(NpgsqlDataSource dataSource, TimeProvider cl
         return _catalog;
     }
 
-    private async Task<string?> PreviousVerdictAsync(string runId)
+    /// <summary>
+    /// One round trip for what a run needs to know: its earlier verdict (a retry), and the joined,
+    /// not cancelled tournaments of this game that had started by the run's end and had not long ended.
+    /// Prepared, as is the run's record: a finished run otherwise cost PostgreSQL more to parse and
+    /// plan these statements than to run them.
+    /// </summary>
+    private async Task<(string? Verdict, List<string> TournamentIds)> LookUpAsync(CompletedRun run)
     {
-        await using var command = dataSource.CreateCommand("SELECT verdict FROM competition_runs WHERE run_id = $1");
-        command.Parameters.AddWithValue(runId);
-        return await command.ExecuteScalarAsync() as string;
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("SELECT verdict FROM competition_runs WHERE run_id = $1")
+                {
+                    Parameters = { new NpgsqlParameter<string> { TypedValue = run.RunId } },
+                },
+                new NpgsqlBatchCommand("""
+                    SELECT t.id FROM tournament_entrants e JOIN tournaments t ON t.id = e.tournament_id
+                    WHERE e.player_id = $1 AND t.game_id = $2 AND t.status <> 'cancelled'
+                      AND t.starts_at <= $3 AND t.ends_at > $3 - $4
+                    """)
+                {
+                    Parameters =
+                    {
+                        new NpgsqlParameter<string> { TypedValue = run.PlayerId },
+                        new NpgsqlParameter<string> { TypedValue = run.GameId },
+                        new NpgsqlParameter<long> { TypedValue = run.EndedAt },
+                        new NpgsqlParameter<long> { TypedValue = RecentlyEndedMs },
+                    },
+                },
+            },
+        };
+        await batch.PrepareAsync();
+        await using var reader = await batch.ExecuteReaderAsync();
+        var verdict = await reader.ReadAsync() ? reader.GetString(0) : null;
+        await reader.NextResultAsync();
+        var tournamentIds = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            tournamentIds.Add(reader.GetString(0));
+        }
+
+        return (verdict, tournamentIds);
     }
 
     private async Task SaveRunAsync(CompletedRun run, string verdict)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("""
             INSERT INTO competition_runs (run_id, game_id, player_id, score, ended_at, verdict)
             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING
-            """);
-        command.Parameters.AddWithValue(run.RunId);
-        command.Parameters.AddWithValue(run.GameId);
-        command.Parameters.AddWithValue(run.PlayerId);
-        command.Parameters.AddWithValue(run.Score);
-        command.Parameters.AddWithValue(run.EndedAt);
-        command.Parameters.AddWithValue(verdict);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    /// <summary>Joined, not cancelled tournaments of this game that had started by the run's end and had not long ended.</summary>
-    private async Task<List<string>> JoinedTournamentsAsync(CompletedRun run)
-    {
-        await using var command = dataSource.CreateCommand("""
-            SELECT t.id FROM tournament_entrants e JOIN tournaments t ON t.id = e.tournament_id
-            WHERE e.player_id = $1 AND t.game_id = $2 AND t.status <> 'cancelled'
-              AND t.starts_at <= $3 AND t.ends_at > $3 - $4
-            """);
-        command.Parameters.AddWithValue(run.PlayerId);
-        command.Parameters.AddWithValue(run.GameId);
-        command.Parameters.AddWithValue(run.EndedAt);
-        command.Parameters.AddWithValue(RecentlyEndedMs);
-        var ids = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
+            """, connection)
         {
-            ids.Add(reader.GetString(0));
-        }
-
-        return ids;
+            Parameters =
+            {
+                new NpgsqlParameter<string> { TypedValue = run.RunId },
+                new NpgsqlParameter<string> { TypedValue = run.GameId },
+                new NpgsqlParameter<string> { TypedValue = run.PlayerId },
+                new NpgsqlParameter<long> { TypedValue = run.Score },
+                new NpgsqlParameter<long> { TypedValue = run.EndedAt },
+                new NpgsqlParameter<string> { TypedValue = verdict },
+            },
+        };
+        await command.PrepareAsync();
+        await command.ExecuteNonQueryAsync();
     }
 }
