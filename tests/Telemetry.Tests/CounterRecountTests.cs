@@ -43,8 +43,9 @@ public sealed class CounterRecountTests(ApiFixture fixture) : IClassFixture<ApiF
         var engine = new EngineClient(_host.Http, (await _host.GuestAsync()).Token);
         await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => engine.StartSessionAsync(portal: "y8", country: "NL")));
 
-        var counter = _host.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IPortalDayCounterGrain>(TelemetryStreams.Key("y8", Today));
-        var management = _host.App.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+        var grains = _host.App.Services.GetRequiredService<IGrainFactory>();
+        var counter = grains.GetGrain<IPortalDayCounterGrain>(TelemetryStreams.Key("y8", Today));
+        var management = grains.GetGrain<IManagementGrain>(0);
         await Poll.UntilAsync(async () => await management.GetGrainActivationCount((GrainReference)counter) > 0, "the stream activates the y8 counter");
         // No call can wait for an activation without reading the counter, so give a recount on
         // activation (~50 ms on this database) ample time to show before asserting there was none.

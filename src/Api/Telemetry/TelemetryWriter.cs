@@ -44,12 +44,11 @@ public sealed record StoredEnd(
 /// <para>
 /// The inserts decide nothing that depends on other batches except through PostgreSQL's own
 /// locks (the perf/end primary keys), so concurrent batches (of this node, or of other API nodes)
-/// answer correctly. What does depend on
-/// order (the replay and first-session flags, a load's first beacon) is read after commit by one
-/// counting loop that takes batches in dispatch order and waits for each one's commit, so when it
-/// reads batch N every earlier batch of this node has committed; sessions are stamped so that a
-/// later batch never starts before an earlier one (<see cref="StampSessions"/>). Then the events
-/// go to the counter grains on the telemetry stream.
+/// answer correctly. What does depend on order (the replay and first-session flags, a load's first
+/// beacon) is read after commit by one counting loop that takes batches in dispatch order and waits
+/// for each one's commit, so when it reads batch N every earlier batch of this node has committed;
+/// sessions are stamped so that a later batch never starts before an earlier one
+/// (<see cref="StampSessions"/>). Then the events go to the counter grains on the telemetry stream.
 /// </para>
 /// </summary>
 public sealed class TelemetryWriter(
