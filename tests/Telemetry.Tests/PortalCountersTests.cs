@@ -42,6 +42,15 @@ public sealed class PortalCountersTests(ApiFixture fixture) : IClassFixture<ApiF
         await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?from=2024-02-01&to=2024-01-01"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "from");
         await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?country=Germany"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "country");
         await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?deviceTier=x"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "deviceTier");
+        // Days at the ends of the calendar are refused, not overflowed into a 500.
+        await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?to=0001-01-01"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "to");
+        await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?from=9999-12-31&to=9999-12-31"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "to");
+        Assert.Equal(14, (await ReportAsync("to=2000-01-14"))[0].GetProperty("daily").GetArrayLength());
+        Assert.Equal(3, (await ReportAsync("to=2000-01-03"))[0].GetProperty("daily").GetArrayLength());
+
+        // PROTOCOL §5 writes the filters as `country=&deviceTier=`: empty is no filter.
+        // (Today only: other tests' raw rows of earlier days must meet counters that have not yet recounted.)
+        Assert.Equal(7, (await ReportAsync($"from={Today}&to={Today}&country=&deviceTier=")).Count);
 
         var report = await ReportAsync($"from={Today}&to={Today}");
         Assert.Equal(["playgama", "y8", "discord", "gamepix", "crazygames", "playmusic", "unknown"], report.Select(p => p.GetProperty("portal").GetString()));

@@ -58,6 +58,8 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData("country", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"country\":\"DEU\"}")]
     [InlineData("deviceTier", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"deviceTier\":\"ultra\"}")]
     [InlineData("engineVersion", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"engineVersion\":\"has space\"}")]
+    [InlineData("gameId", "{\"gameId\":\"g1\\n\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\"}")]
+    [InlineData("engineVersion", "{\"gameId\":\"g\",\"mode\":\"runner\",\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"engineVersion\":\"1.0\\n\"}")]
     public async Task Bad_session_start_is_400_naming_the_field(string field, string json)
     {
         using var response = await PostJsonAsync("/api/sessions", json, bearer: (await _host.GuestAsync()).Token);
@@ -116,15 +118,17 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     }
 
     [Fact]
-    public async Task Perf_and_end_for_an_unknown_session_are_404()
+    public async Task Perf_and_end_for_an_unknown_session_are_404_whatever_the_token()
     {
-        // Tokens verify without a lookup, so only a correctly signed token for a session that was
-        // never stored reaches the 404; the server's own signer makes one.
         var unknown = Guid.NewGuid();
-        var token = _host.Services.GetRequiredService<PerfTokens>().For(unknown);
+        var signed = _host.Services.GetRequiredService<PerfTokens>().For(unknown);
+        var foreign = (await _engine.StartSessionAsync()).PerfToken;
 
-        await ProblemAssert.IsAsync(await _engine.PerfAsync(unknown, token, new { steps = EngineClient.Steps(1, 2, 3, 4) }), HttpStatusCode.NotFound, "NOT_FOUND");
-        await ProblemAssert.IsAsync(await _engine.EndAsync(unknown, token, new { score = 1, durationMs = 1, completed = false }), HttpStatusCode.NotFound, "NOT_FOUND");
+        foreach (var token in new[] { signed, foreign, null })
+        {
+            await ProblemAssert.IsAsync(await _engine.PerfAsync(unknown, token, new { steps = EngineClient.Steps(1, 2, 3, 4) }), HttpStatusCode.NotFound, "NOT_FOUND");
+            await ProblemAssert.IsAsync(await _engine.EndAsync(unknown, token, new { score = 1, durationMs = 1, completed = false }), HttpStatusCode.NotFound, "NOT_FOUND");
+        }
     }
 
     [Theory]
@@ -134,13 +138,15 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData("steps.shaders", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1,\"audio\":1,\"shaders\":5}}")]
     [InlineData("steps", "{\"gatewayMs\":5}")]
     [InlineData("gatewayMs", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1,\"audio\":1},\"gatewayMs\":-3}")]
-    [InlineData("steps.config", "{\"steps\":{\"download\":1,\"config\":\"fast\",\"assets\":1,\"audio\":1}}")]
-    public async Task Bad_perf_is_400_naming_the_field(string field, string json)
+    [InlineData("steps.config", "{\"steps\":{\"download\":1,\"config\":\"fast\",\"assets\":1,\"audio\":1}}", "INVALID_JSON")]
+    [InlineData("steps.download", "{\"steps\":{\"download\":\"1\",\"config\":1,\"assets\":1,\"audio\":1}}", "INVALID_JSON")]
+    [InlineData("gatewayMs", "{\"steps\":{\"download\":1,\"config\":1,\"assets\":1,\"audio\":1},\"gatewayMs\":\"7\"}", "INVALID_JSON")]
+    public async Task Bad_perf_is_400_naming_the_field(string field, string json, string code = "INVALID_ARGUMENT")
     {
         var session = await _engine.StartSessionAsync();
         using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/perf", json, perfToken: session.PerfToken);
 
-        var code = field == "steps.config" ? "INVALID_JSON" : "INVALID_ARGUMENT";
+        // A value of the wrong JSON type (a number as a string too) fails binding: INVALID_JSON.
         await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, code, field);
     }
 
@@ -215,11 +221,13 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData("score", "{\"score\":-5,\"durationMs\":1,\"completed\":false}")]
     [InlineData("durationMs", "{\"score\":5,\"durationMs\":-1,\"completed\":false}")]
     [InlineData("completed", "{\"score\":5,\"durationMs\":1}")]
-    public async Task Bad_end_is_400_naming_the_field(string field, string json)
+    [InlineData("score", "{\"score\":\"100\",\"durationMs\":1,\"completed\":false}", "INVALID_JSON")]
+    public async Task Bad_end_is_400_naming_the_field(string field, string json, string code = "INVALID_ARGUMENT")
     {
         var session = await _engine.StartSessionAsync();
         using var response = await PostJsonAsync($"/api/sessions/{session.SessionId}/end", json, perfToken: session.PerfToken);
-        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT", field);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, code, field);
+        Assert.Equal(0L, await _database.ScalarAsync<long>($"SELECT count(*) FROM telemetry_session_ends WHERE session_id = '{session.SessionId}'"));
     }
 
     [Theory]
@@ -242,11 +250,27 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData("elapsedMs", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":1e12}")]
     [InlineData("loadId", "{\"loadId\":\"nope\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":5}")]
     [InlineData("gameId", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"\",\"stage\":\"audio\",\"elapsedMs\":5}")]
-    [InlineData("body", "not json")]
-    public async Task Bad_beacon_is_400_naming_the_field(string field, string body)
+    [InlineData("body", "not json", "INVALID_JSON")]
+    [InlineData("gameId", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g1\\n\",\"stage\":\"audio\",\"elapsedMs\":5}")]
+    [InlineData("elapsedMs", "{\"loadId\":\"0f8fad5b-d9cb-469f-a165-70867728950e\",\"gameId\":\"g\",\"stage\":\"audio\",\"elapsedMs\":\"12\"}", "INVALID_JSON")]
+    public async Task Bad_beacon_is_400_naming_the_field(string field, string body, string code = "INVALID_ARGUMENT")
     {
         using var response = await _host.Http.PostAsync("/api/beacon/dropout", new StringContent(body, Encoding.UTF8, "text/plain"));
-        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, field == "body" ? "INVALID_JSON" : "INVALID_ARGUMENT", field);
+        await ProblemAssert.IsAsync(response, HttpStatusCode.BadRequest, code, field);
+    }
+
+    [Fact]
+    public async Task Beacon_with_a_byte_order_mark_is_stored()
+    {
+        var loadId = Guid.NewGuid();
+        var body = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes($"{{\"loadId\":\"{loadId}\",\"gameId\":\"g1\",\"stage\":\"audio\",\"elapsedMs\":5}}")).ToArray();
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("text/plain") { CharSet = "utf-8" };
+
+        using var response = await _host.Http.PostAsync("/api/beacon/dropout", content);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(1L, await _database.ScalarAsync<long>($"SELECT count(*) FROM telemetry_dropouts WHERE load_id = '{loadId}'"));
     }
 
     [Fact]

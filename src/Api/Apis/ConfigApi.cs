@@ -68,6 +68,6 @@ public static partial class ConfigApi
         return TypedResults.Ok(mode);
     }
 
-    [GeneratedRegex("^[a-z0-9_-]{1,32}$")]
+    [GeneratedRegex("^[a-z0-9_-]{1,32}\\z")]
     private static partial Regex ModeId();
 }

@@ -76,9 +76,9 @@ public static partial class LeaderboardApi
 
     public static bool IsPortal(string? value) => value is not null && PortalPattern().IsMatch(value);
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z")]
     private static partial Regex GameIdPattern();
 
-    [GeneratedRegex("^[a-z0-9_-]{1,32}$")]
+    [GeneratedRegex("^[a-z0-9_-]{1,32}\\z")]
     private static partial Regex PortalPattern();
 }

@@ -31,6 +31,10 @@ public static class PortalsApi
     public const int MaxDays = 92;
     public const int DefaultDays = 14;
 
+    /// <summary>Days a report may ask about: the product's lifetime with room to spare, and no calendar overflow at either end.</summary>
+    public static readonly DateOnly FirstDay = new(2000, 1, 1);
+    public static readonly DateOnly LastDay = new(2999, 12, 31);
+
     private static readonly Lazy<byte[]> Page = new(() =>
     {
         using var stream = typeof(PortalsApi).Assembly.GetManifestResourceStream("PortalsPage.html")!;
@@ -62,7 +66,7 @@ public static class PortalsApi
             return badTo;
         }
 
-        if (ParseDay("from", from, last.AddDays(1 - DefaultDays), out var first) is { } badFrom)
+        if (ParseDay("from", from, last.DayNumber - FirstDay.DayNumber < DefaultDays ? FirstDay : last.AddDays(1 - DefaultDays), out var first) is { } badFrom)
         {
             return badFrom;
         }
@@ -72,6 +76,9 @@ public static class PortalsApi
             return ApiProblem.Invalid("from", $"must be on or before to, at most {MaxDays} days earlier");
         }
 
+        // PROTOCOL §5 spells the filters `country=&deviceTier=`: empty means no filter.
+        country = string.IsNullOrEmpty(country) ? null : country;
+        deviceTier = string.IsNullOrEmpty(deviceTier) ? null : deviceTier;
         if ((TelemetryInput.Country(country, out var normalizedCountry) ?? TelemetryInput.DeviceTier(deviceTier)) is { } bad)
         {
             return bad;
@@ -124,9 +131,10 @@ public static class PortalsApi
     private static ProblemHttpResult? ParseDay(string field, string? value, DateOnly fallback, out DateOnly day)
     {
         day = fallback;
-        return value is null || DateOnly.TryParseExact(value, TelemetryStreams.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out day)
+        return value is null
+            || (DateOnly.TryParseExact(value, TelemetryStreams.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out day) && day >= FirstDay && day <= LastDay)
             ? null
-            : ApiProblem.Invalid(field, "must be a date YYYY-MM-DD");
+            : ApiProblem.Invalid(field, $"must be a date YYYY-MM-DD from {FirstDay:yyyy-MM-dd} to {LastDay:yyyy-MM-dd}");
     }
 
     private static double Rate(long part, long whole) => whole == 0 ? 0 : Round((double)part / whole);

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
@@ -30,6 +32,8 @@ public static class TelemetryApi
     public const string ScoreNotRecorded = "SCORE_NOT_RECORDED";
 
     private const int MaxBeaconBytes = 8 * 1024;
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
     {
@@ -86,7 +90,8 @@ public static class TelemetryApi
     private static async Task<Results<Accepted, ProblemHttpResult>> ReportPerf(
         string sessionId, PerfRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer, TimeProvider time)
     {
-        if (Authorize(sessionId, context, tokens, out var id) is { } denied)
+        var (denied, id) = await AuthorizeAsync(sessionId, context, tokens, writer);
+        if (denied is not null)
         {
             return denied;
         }
@@ -130,7 +135,8 @@ public static class TelemetryApi
         string sessionId, EndRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer,
         IGrainFactory grains, TimeProvider time, ILogger<EndRequest> logger)
     {
-        if (Authorize(sessionId, context, tokens, out var id) is { } denied)
+        var (denied, id) = await AuthorizeAsync(sessionId, context, tokens, writer);
+        if (denied is not null)
         {
             return denied;
         }
@@ -178,7 +184,7 @@ public static class TelemetryApi
 
     /// <summary>Accepts <c>text/plain</c> (what sendBeacon sends for a string) and JSON, without auth.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> Dropout(
-        HttpContext context, PortalRegistry portals, TelemetryWriter writer, TimeProvider time)
+        HttpContext context, PortalRegistry portals, TelemetryWriter writer, TimeProvider time, IOptions<JsonOptions> jsonOptions)
     {
         var mediaType = context.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
         if (mediaType is not (null or "" or "text/plain" or "application/json"))
@@ -201,7 +207,10 @@ public static class TelemetryApi
                 return ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"body: at most {MaxBeaconBytes} bytes");
             }
 
-            beacon = buffer.Length == 0 ? null : JsonSerializer.Deserialize<DropoutBeacon>(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), JsonSerializerOptions.Web);
+            // The same JSON rules as every other body; a leading UTF-8 byte order mark is skipped.
+            var body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            body = body.StartsWith(Utf8Bom) ? body[Utf8Bom.Length..] : body;
+            beacon = body.IsEmpty ? null : JsonSerializer.Deserialize<DropoutBeacon>(body, jsonOptions.Value.SerializerOptions);
         }
         catch (JsonException json)
         {
@@ -241,10 +250,26 @@ public static class TelemetryApi
         return TypedResults.NoContent();
     }
 
-    /// <summary>400 for a malformed id, 403 unless the perf token is this session's.</summary>
-    private static ProblemHttpResult? Authorize(string sessionId, HttpContext context, PerfTokens tokens, out Guid id) =>
-        TelemetryInput.Uuid("sessionId", sessionId, out id)
-        ?? (tokens.Verify(id, context.Request.Headers[PerfTokenHeader].ToString())
-            ? null
-            : ApiProblem.Forbidden($"{PerfTokenHeader} is missing or is not the token of session {id}"));
+    /// <summary>
+    /// 400 for a malformed id, 404 for a session that was never stored, 403 unless the perf token is this
+    /// session's. A token verifies without a lookup; only a refused one costs a lookup, which tells the two
+    /// refusals apart (PROTOCOL §3).
+    /// </summary>
+    private static async Task<(ProblemHttpResult? Refusal, Guid Id)> AuthorizeAsync(
+        string sessionId, HttpContext context, PerfTokens tokens, TelemetryWriter writer)
+    {
+        if (TelemetryInput.Uuid("sessionId", sessionId, out var id) is { } malformed)
+        {
+            return (malformed, id);
+        }
+
+        if (tokens.Verify(id, context.Request.Headers[PerfTokenHeader].ToString()))
+        {
+            return (null, id);
+        }
+
+        return (await writer.SessionExistsAsync(id)
+            ? ApiProblem.Forbidden($"{PerfTokenHeader} is missing or is not the token of session {id}")
+            : ApiProblem.NotFound($"session {id} does not exist"), id);
+    }
 }

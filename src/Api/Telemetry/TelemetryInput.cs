@@ -68,12 +68,12 @@ public static partial class TelemetryInput
         return null;
     }
 
-    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    [GeneratedRegex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\z")]
     private static partial Regex UuidPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z")]
     public static partial Regex GameIdPattern();
 
-    [GeneratedRegex(@"^[\x21-\x7E]{1,32}$")]
+    [GeneratedRegex(@"^[\x21-\x7E]{1,32}\z")]
     public static partial Regex EngineVersionPattern();
 }

@@ -169,6 +169,21 @@ public sealed class TelemetryWriter(
 
     public Task StoreDropoutAsync(DropoutRow row) => EnqueueAsync<object?>(row);
 
+    /// <summary>Whether a session is stored (sessions are answered only once committed, and never deleted).</summary>
+    public async Task<bool> SessionExistsAsync(Guid sessionId)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM telemetry_sessions WHERE session_id = $1)");
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = sessionId });
+            return (bool)(await command.ExecuteScalarAsync())!;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw new TelemetryUnavailableException(ex);
+        }
+    }
+
     private async Task<T> EnqueueAsync<T>(object row)
     {
         var pending = new Pending(row);
