@@ -226,6 +226,152 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p3.InvokeAsync("JoinRoom", new { roomId });
     }
 
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Moving_between_rooms_never_costs_the_seat_a_player_keeps(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        await using var _3 = p3;
+        var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
+        var roomId = created["room"]!["roomId"]!.GetValue<string>();
+        var token = created["resumeToken"]!.GetValue<string>();
+
+        // A repeated Resume and a join of its own room keep seat 0.
+        Assert.Equal(0, (await p1.InvokeAsync("Resume", new { roomId, resumeToken = token }))!["seat"]!.GetValue<int>());
+        Assert.Equal(0, (await p1.InvokeAsync("Resume", new { roomId, resumeToken = token }))!["seat"]!.GetValue<int>());
+        Assert.Equal(0, (await p1.InvokeAsync("JoinRoom", new { roomId }))!["seat"]!.GetValue<int>());
+
+        // A refused join elsewhere leaves the player where it was.
+        var full = (await p2.InvokeAsync("CreateRoom", new { mode = "duet", songId = Song() }))!["room"]!["roomId"]!.GetValue<string>();
+        await p3.InvokeAsync("JoinRoom", new { roomId = full });
+        await p1.FailsWithAsync(RoomErrors.RoomFull, "JoinRoom", new { roomId = full });
+        var view = (await p1.InvokeAsync("SetReady", new { ready = false, configLoaded = true }))!;
+        Assert.Equal(roomId, view["roomId"]!.GetValue<string>());
+        Assert.Single(view["players"]!.AsArray());
+
+        // Joining another room does leave the first one; the joiner is seated in the new one.
+        await p3.InvokeAsync("JoinRoom", new { roomId });
+        var afterMove = (await p2.InvokeAsync("SetReady", new { ready = false, configLoaded = true }))!;
+        Assert.Single(afterMove["players"]!.AsArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task A_join_during_the_countdown_cancels_it(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        await using var _3 = p3;
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p1.NextAsync("Countdown");
+
+        var joined = (await p3.InvokeAsync("JoinRoom", new { roomId }))!;
+        Assert.Equal(2, joined["seat"]!.GetValue<int>());
+        Assert.Equal("lobby", joined["room"]!["state"]!.GetValue<string>());
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "lobby" && r["players"]!.AsArray().Count == 3);
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Inputs_may_start_at_seq_0_and_a_coalesced_burst_does_not_stall_the_seat(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+
+        await p1.InvokeAsync("SendInput", Input(0, 0));
+        // Each step is within the runner cap (5,000 per second plus one second's worth) of the one before,
+        // but together, coalesced into one tick, they rise by three seconds' worth at once.
+        await p1.InvokeAsync("SendInput", Input(1, 5_000));
+        await p1.InvokeAsync("SendInput", Input(2, 10_000));
+        await p1.InvokeAsync("SendInput", Input(3, 15_000));
+        await p1.InvokeAsync("SendInput", Input(4, 15_000));
+
+        var tick = await p2.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 0 && p["seq"]!.GetValue<long>() == 4));
+        var seat = tick["players"]!.AsArray().Single(p => p!["seat"]!.GetValue<int>() == 0)!;
+        Assert.InRange(seat["score"]!.GetValue<long>(), 5_000, 15_000);
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Live_rooms_follow_leaves_and_methods_take_no_argument_object(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
+        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
+        var (_, watcher) = await fixture.PlayerAsync(protocol, "W");
+        await using var _1 = p1;
+        await using var _2 = p2;
+        await using var _3 = p3;
+        await using var _4 = watcher;
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p3.InvokeAsync("JoinRoom", new { roomId });
+        foreach (var player in new[] { p1, p2, p3 })
+        {
+            await player.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        }
+
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+        await watcher.InvokeAsync("Spectate", new { roomId });
+        await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 3 && r["spectators"]!.GetValue<int>() == 1);
+
+        await p3.InvokeAsync("LeaveRoom");
+        await watcher.InvokeAsync("LeaveRoom"); // a spectator leaves too
+        await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 2 && r["spectators"]!.GetValue<int>() == 0);
+        await watcher.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
+        await watcher.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady"); // no argument: the method says what is missing
+    }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Config_limits_are_utf8_bytes_and_depth_under_both_protocols(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        await using var _1 = p1;
+        Dictionary<string, object> Nested(int depth) => new() { [depth == 1 ? "leaf" : "n"] = depth == 1 ? 1 : Nested(depth - 1) };
+
+        await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { s = new string('é', 3_000) } });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = new { s = new string('é', 9_000) } });
+        await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth) });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth + 1) });
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(60) });
+    }
+
+    private static async Task LiveRoomAsync(HubClient client, string roomId, Func<JsonNode, bool> until)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        JsonNode? room = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            room = (await client.InvokeAsync("ListLiveRooms"))!.AsArray().FirstOrDefault(r => r!["roomId"]!.GetValue<string>() == roomId);
+            if (room is not null && until(room))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"room {roomId} in ListLiveRooms never matched; last seen: {room?.ToJsonString() ?? "absent"}");
+    }
+
     [Fact]
     public async Task Hub_requires_a_token()
     {

@@ -16,14 +16,34 @@ public sealed partial class CodedErrorProtocol(IHubProtocol inner) : IHubProtoco
 {
     private const string HubExceptionMarker = "HubException: ";
 
+    /// <summary>What both SignalR protocols say of an invocation without arguments for a one-parameter method.</summary>
+    private const string NoArgumentForOne = "Invocation provides 0 argument(s) but target expects 1.";
+
     public string Name => inner.Name;
 
     public int Version => inner.Version;
 
     public TransferFormat TransferFormat => inner.TransferFormat;
 
-    public bool TryParseMessage(ref ReadOnlySequence<byte> input, IInvocationBinder binder, [NotNullWhen(true)] out HubMessage? message) =>
-        inner.TryParseMessage(ref input, binder, out message);
+    /// <summary>
+    /// PROTOCOL §2: every method takes one argument object "or none". Our methods take it as a nullable
+    /// object, so a call without one is bound as a null argument (each method then says what it misses).
+    /// </summary>
+    public bool TryParseMessage(ref ReadOnlySequence<byte> input, IInvocationBinder binder, [NotNullWhen(true)] out HubMessage? message)
+    {
+        if (!inner.TryParseMessage(ref input, binder, out message))
+        {
+            return false;
+        }
+
+        if (message is InvocationBindingFailureMessage { BindingFailure.SourceException: InvalidDataException { Message: var failure } } unbound
+            && failure.StartsWith(NoArgumentForOne, StringComparison.Ordinal))
+        {
+            message = new InvocationMessage(unbound.InvocationId, unbound.Target, [null]);
+        }
+
+        return true;
+    }
 
     public void WriteMessage(HubMessage message, IBufferWriter<byte> output) => inner.WriteMessage(Recode(message), output);
 

@@ -47,14 +47,16 @@ public sealed partial class GameHub(
     {
         args ??= new QuickMatchArgs();
         var (mode, songId, songDurationMs, maxPlayers) = CheckRoomShape(args.Mode, args.SongId, args.SongDurationMs, args.MaxPlayers);
-        await LeaveCurrentAsync();
+        var previous = Session;
         var grant = await grains.GetGrain<IMatchmakerGrain>(IMatchmakerGrain.KeyFor(mode, songId))
             .QuickMatchAsync(Member, Context.ConnectionId, fanout.Node, songDurationMs, maxPlayers);
         // The room was unknown until now: track the connection and join the group after the fact.
         var roomId = grant.Joined.Room.RoomId;
         fanout.Track(roomId, Context.ConnectionId, PlayerId);
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
-        return Seated(grant);
+        var joined = Seated(grant);
+        await LeavePreviousAsync(previous);
+        return joined;
     }
 
     public async Task<RoomJoined> JoinRoom(JoinRoomArgs? args)
@@ -71,20 +73,23 @@ public sealed partial class GameHub(
     public async Task<SpectatorJoined> Spectate(SpectateArgs? args)
     {
         var roomId = CheckRoomId(args?.RoomId);
-        await LeaveCurrentAsync();
+        var previous = Session;
         fanout.Track(roomId, Context.ConnectionId, playerId: null);
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+        SpectatorJoined joined;
         try
         {
-            var joined = await grains.GetGrain<IGameRoomGrain>(roomId).SpectateAsync(Context.ConnectionId, fanout.Node);
-            Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
-            return joined;
+            joined = await grains.GetGrain<IGameRoomGrain>(roomId).SpectateAsync(Context.ConnectionId, fanout.Node);
         }
         catch
         {
-            await ForgetAsync(roomId);
+            await UndoTrackAsync(roomId, previous);
             throw;
         }
+
+        Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
+        await LeavePreviousAsync(previous);
+        return joined;
     }
 
     public Task<IReadOnlyList<LiveRoom>> ListLiveRooms(ListLiveRoomsArgs? args)
@@ -199,14 +204,16 @@ public sealed partial class GameHub(
         return SeatedRoom().FinishAsync(PlayerId, score);
     }
 
+    /// <summary>Frees the seat, or stops watching for a spectator.</summary>
     public async Task LeaveRoom()
     {
-        if (Session?.Seat is null)
+        if (Session is not { } session)
         {
-            throw new HubException($"{RoomErrors.NotInRoom}: you are not seated in a room");
+            throw new HubException($"{RoomErrors.NotInRoom}: you are not in a room");
         }
 
-        await LeaveCurrentAsync();
+        Context.Items.Remove(SessionKey);
+        await LeavePreviousAsync(session);
     }
 
     public async Task<RoomJoined> Resume(ResumeArgs? args)
@@ -239,22 +246,28 @@ public sealed partial class GameHub(
 
     /// <summary>
     /// Seats this connection: tracked and grouped before the room is asked, so the first tick it can see is
-    /// its keyframe; undone if the room refuses.
+    /// its keyframe; undone if the room refuses. The room it was in is left only once the new one has
+    /// accepted, so a refused join costs no seat, and a repeated Resume or a join of its own room keeps it.
     /// </summary>
     private async Task<RoomJoined> EnterAsync(string roomId, Func<Task<SeatGrant>> enter)
     {
-        await LeaveCurrentAsync();
+        var previous = Session;
         fanout.Track(roomId, Context.ConnectionId, PlayerId);
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
+        SeatGrant grant;
         try
         {
-            return Seated(await enter());
+            grant = await enter();
         }
         catch
         {
-            await ForgetAsync(roomId);
+            await UndoTrackAsync(roomId, previous);
             throw;
         }
+
+        var joined = Seated(grant);
+        await LeavePreviousAsync(previous);
+        return joined;
     }
 
     private RoomJoined Seated(SeatGrant grant)
@@ -265,22 +278,37 @@ public sealed partial class GameHub(
         return joined with { ResumeToken = resumeTokens.Issue(new ResumeClaim(roomId, joined.Seat, PlayerId)) };
     }
 
-    /// <summary>A connection is in at most one room: entering another leaves the previous one.</summary>
-    private async Task LeaveCurrentAsync()
+    /// <summary>
+    /// A connection is in at most one room, in one role: once it is in its new place (<see cref="Session"/>,
+    /// or none after LeaveRoom), it leaves the room and role it had before.
+    /// </summary>
+    private async Task LeavePreviousAsync(RoomSession? previous)
     {
-        if (Session is not { } session)
+        var current = Session;
+        if (previous is null || (previous.RoomId == current?.RoomId && (previous.Seat is null) == (current.Seat is null)))
         {
             return;
         }
 
-        await ForgetAsync(session.RoomId);
-        var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
-        await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+        if (previous.RoomId != current?.RoomId)
+        {
+            fanout.Untrack(previous.RoomId, Context.ConnectionId);
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(previous.RoomId));
+        }
+
+        var room = grains.GetGrain<IGameRoomGrain>(previous.RoomId);
+        await (previous.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
     }
 
-    private async Task ForgetAsync(string roomId)
+    /// <summary>After a refusal: the connection stays where it was.</summary>
+    private async Task UndoTrackAsync(string roomId, RoomSession? previous)
     {
-        Context.Items.Remove(SessionKey);
+        if (previous?.RoomId == roomId)
+        {
+            fanout.Track(roomId, Context.ConnectionId, previous.Seat is null ? null : PlayerId);
+            return;
+        }
+
         fanout.Untrack(roomId, Context.ConnectionId);
         await Groups.RemoveFromGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
     }
@@ -327,10 +355,10 @@ public sealed partial class GameHub(
 
     private static HubException Invalid(string field, string sentence) => new($"{RoomErrors.InvalidArgument}: {field} {sentence}");
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}\\z")]
     private static partial Regex IdPattern();
 
-    [GeneratedRegex("^#[0-9A-Fa-f]{6}$")]
+    [GeneratedRegex("^#[0-9A-Fa-f]{6}\\z")]
     private static partial Regex GhostColorPattern();
 
     /// <summary>What a connection is in; Seat is null for a spectator.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MessagePack;
 using MessagePack.Formatters;
@@ -36,7 +37,8 @@ public sealed class RawJsonMessagePackFormatter : IMessagePackFormatter<RawJson?
         }
 
         var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
+        // Non-ASCII text stays as UTF-8, not \uXXXX escapes, so a config measures the same under both protocols.
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             Read(ref reader, json, 0);
         }

@@ -9,6 +9,9 @@ public static class InputRules
     public const int MaxLane = 7;
     public const int MaxAnimLength = 16;
 
+    /// <summary>A seat's last input before its first one: seq -1, so a first input may have seq 0 (ticks show it as 0).</summary>
+    public static readonly PlayerInputState NoInput = new(-1, 0, 0, 0, 0, 0, "", 0, 0);
+
     /// <summary>Null when <paramref name="next"/> may follow <paramref name="previous"/>, else the reason.</summary>
     public static string? Check(in PlayerInputState previous, in PlayerInputState next, int maxScorePerSecond)
     {
@@ -29,7 +32,7 @@ public static class InputRules
 
         if (next.Seq is < 0 or > uint.MaxValue || next.Seq <= previous.Seq)
         {
-            return $"seq must be a uint32 greater than the last one ({previous.Seq})";
+            return previous.Seq < 0 ? "seq must be a uint32" : $"seq must be a uint32 greater than the last one ({previous.Seq})";
         }
 
         if (next.Score < 0 || next.Combo < 0 || next.SongTimeMs is < 0 or > int.MaxValue)

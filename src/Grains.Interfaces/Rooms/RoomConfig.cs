@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace PlayMusic.Rooms;
@@ -7,6 +8,12 @@ public static class RoomConfig
 {
     public const int MaxBytes = 16 * 1024;
     public const int MaxStems = 16;
+
+    /// <summary>
+    /// Well below the 64 levels at which SignalR's JSON protocol stops reading a message (and closes the
+    /// connection), so a deep config is an INVALID_ARGUMENT under both protocols up to there.
+    /// </summary>
+    public const int MaxDepth = 32;
 
     /// <summary>The config's <c>stems</c> array of ids, or null when it has none.</summary>
     public static IReadOnlyList<string>? Stems(RawJson config)
@@ -22,14 +29,23 @@ public static class RoomConfig
     /// <summary>Null when the config is acceptable, else why not.</summary>
     public static string? Check(RawJson config)
     {
-        if (config.Json.Length > MaxBytes)
+        // Bytes of UTF-8, as the engine counts them, whichever protocol carried the config.
+        if (Encoding.UTF8.GetByteCount(config.Json) > MaxBytes)
         {
             return $"config must be at most {MaxBytes} bytes of JSON";
         }
 
-        if (config.Kind != JsonValueKind.Object)
+        try
         {
-            return "config must be a JSON object";
+            using var document = JsonDocument.Parse(config.Json, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return "config must be a JSON object";
+            }
+        }
+        catch (JsonException)
+        {
+            return $"config must be nested at most {MaxDepth} levels deep";
         }
 
         return Stems(config) is { Count: > MaxStems } ? $"config.stems must hold at most {MaxStems} ids" : null;

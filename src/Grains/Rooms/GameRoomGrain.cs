@@ -146,7 +146,8 @@ public sealed class GameRoomGrain(
             return Grant(existing);
         }
 
-        if (Room.Phase != RoomPhase.Lobby || (publicLobbyOnly && Room.IsPrivate))
+        // A join during the countdown cancels it (AddSeat); running and finished rooms take no one (PROTOCOL §2).
+        if (Room.Phase is not (RoomPhase.Lobby or RoomPhase.Countdown) || (publicLobbyOnly && Room.IsPrivate))
         {
             throw new RoomException(RoomErrors.RoomNotJoinable, $"room {RoomId} is {Room.Phase}{(Room.IsPrivate ? " and private" : "")}");
         }
@@ -381,13 +382,20 @@ public sealed class GameRoomGrain(
             return Task.CompletedTask;
         }
 
-        foreach (var (playerId, input) in batch.Inputs)
+        foreach (var (playerId, offered) in batch.Inputs)
         {
             if (FindSeat(playerId) is not { Finished: false } seat)
             {
                 continue;
             }
 
+            // The hub checked each input against the one before it; coalesced (latest wins), several steps
+            // can add up to more score than one step may gain. The room keeps the input, its score capped,
+            // so the seat moves on and the hub's and the room's views of the score do not drift apart.
+            var input = offered with
+            {
+                Score = Math.Min(offered.Score, seat.Last.Score + InputRules.MaxGain(seat.Last, offered, Room.MaxScorePerSecond)),
+            };
             if (InputRules.Check(seat.Last, input, Room.MaxScorePerSecond) is { } problem)
             {
                 logger.LogDebug("Room {RoomId} dropped an input of {PlayerId}: {Problem}", RoomId, playerId, problem);
@@ -507,6 +515,7 @@ public sealed class GameRoomGrain(
         CancelCountdown();
         await PersistAndBroadcastAsync();
         PublishLobby();
+        PublishLive();
         if (Room.Phase == RoomPhase.Running && Room.Seats.All(s => s.Finished))
         {
             await FinishMatchAsync();
@@ -665,7 +674,7 @@ public sealed class GameRoomGrain(
             if (full || _dirtySeats.Contains(seat.Seat))
             {
                 var last = seat.Last;
-                players[index++] = new SeatTick(seat.Seat, last.Seq, last.X, last.Y, last.Z, last.Lane, last.Anim, last.Score, last.Combo,
+                players[index++] = new SeatTick(seat.Seat, Math.Max(0, last.Seq), last.X, last.Y, last.Z, last.Lane, last.Anim, last.Score, last.Combo,
                     _seatConnections.ContainsKey(seat.Seat));
             }
         }

@@ -40,7 +40,7 @@ public sealed class SeatRecord
     [Id(5)] public string GhostColor { get; set; } = "#FFFFFF";
     [Id(6)] public double GhostOpacity { get; set; } = 0.5;
     [Id(7)] public string? AvatarId { get; set; }
-    [Id(8)] public PlayerInputState Last { get; set; } = new(0, 0, 0, 0, 0, 0, "", 0, 0);
+    [Id(8)] public PlayerInputState Last { get; set; } = InputRules.NoInput;
     [Id(9)] public bool Finished { get; set; }
 
     /// <summary>When the connection dropped (epoch ms); null while connected.</summary>
