@@ -289,11 +289,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var (_, p2) = await fixture.PlayerAsync(protocol, "B");
         await using var _1 = p1;
         await using var _2 = p2;
-        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
-        await p2.InvokeAsync("JoinRoom", new { roomId });
-        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
-        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
-        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+        await RunningMatchAsync(p1, p2);
 
         await p1.InvokeAsync("SendInput", Input(0, 0));
         // Each step is within the runner cap (5,000 per second plus one second's worth) of the one before,
@@ -320,15 +316,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await using var _2 = p2;
         await using var _3 = p3;
         await using var _4 = watcher;
-        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
-        await p2.InvokeAsync("JoinRoom", new { roomId });
-        await p3.InvokeAsync("JoinRoom", new { roomId });
-        foreach (var player in new[] { p1, p2, p3 })
-        {
-            await player.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
-        }
-
-        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+        var roomId = await RunningMatchAsync(p1, p2, p3);
         await watcher.InvokeAsync("Spectate", new { roomId });
         await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 3 && r["spectators"]!.GetValue<int>() == 1);
 
@@ -352,6 +340,24 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth) });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth + 1) });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(60) });
+    }
+
+    /// <summary>A runner match of these players, the first one hosting, once it is running; its room id.</summary>
+    private static async Task<string> RunningMatchAsync(HubClient host, params HubClient[] guests)
+    {
+        var roomId = (await host.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
+        foreach (var guest in guests)
+        {
+            await guest.InvokeAsync("JoinRoom", new { roomId });
+        }
+
+        foreach (var player in guests.Prepend(host))
+        {
+            await player.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        }
+
+        await host.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
+        return roomId;
     }
 
     private static async Task LiveRoomAsync(HubClient client, string roomId, Func<JsonNode, bool> until)
