@@ -12,15 +12,6 @@ namespace PlayMusic.Rooms;
 public sealed record RawJson([property: Id(0)] string Json)
 {
     public static RawJson EmptyObject { get; } = new("{}");
-
-    public JsonValueKind Kind
-    {
-        get
-        {
-            using var document = JsonDocument.Parse(Json);
-            return document.RootElement.ValueKind;
-        }
-    }
 }
 
 public sealed class RawJsonConverter : JsonConverter<RawJson>
