@@ -42,6 +42,8 @@ public static class ErrorHandlingExtensions
                     (400, ErrorCodes.InvalidJson, $"{JsonField(json)}: the request body is not valid JSON of the expected shape"),
                 BadHttpRequestException bad => (bad.StatusCode, ApiProblem.DefaultCode(bad.StatusCode), bad.Message),
                 UnavailableException unavailable => (503, ApiProblem.DefaultCode(503), unavailable.Message),
+                // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
+                TimeoutException => (503, ApiProblem.DefaultCode(503), "the backend is still working on this: retry in a few seconds"),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
             if (status == 500)
@@ -50,6 +52,11 @@ public static class ErrorHandlingExtensions
             }
 
             context.Response.StatusCode = status;
+            if (status == 503)
+            {
+                context.Response.Headers.RetryAfter = "5";
+            }
+
             return await problems.TryWriteAsync(new ProblemDetailsContext
             {
                 HttpContext = context,

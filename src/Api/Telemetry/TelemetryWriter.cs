@@ -119,15 +119,18 @@ public sealed class TelemetryWriter(
         RETURNING id
         """;
 
-    // Read after commit, in dispatch order: the same definitions as the counters' recount.
+    // Read after commit, in dispatch order: the same definitions as the counters' recount. The load's
+    // first beacon, if any, is where a drop-out may have been counted that this session now resolves.
     private const string SessionFlagsSql = """
         SELECT s.session_id, s.load_id, s.player_id, s.portal, s.started_at, s.country, s.device_tier,
             EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id AND p.game_id = s.game_id
                     AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
-            f.session_id = s.session_id, f.portal, f.started_at, f.country, f.device_tier
+            f.session_id = s.session_id, f.portal, f.started_at, f.country, f.device_tier, b.portal, b.received_at
         FROM telemetry_sessions s CROSS JOIN LATERAL (
             SELECT session_id, portal, started_at, country, device_tier FROM telemetry_sessions
             WHERE player_id = s.player_id ORDER BY started_at, session_id LIMIT 1) f
+        LEFT JOIN LATERAL (
+            SELECT portal, received_at FROM telemetry_dropouts WHERE load_id = s.load_id ORDER BY id LIMIT 1) b ON true
         WHERE s.session_id = ANY($1)
         """;
 
@@ -499,6 +502,11 @@ public sealed class TelemetryWriter(
             var transactionId = sessionTransactions[reader.GetGuid(0)];
             EventsFor(reader.GetString(3), startedAt, transactionId).Sessions.Add(new SessionCounted(
                 reader.GetGuid(1), playerId, Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), reader.GetBoolean(7), isFirst));
+            if (!reader.IsDBNull(13))
+            {
+                EventsFor(reader.GetString(13), reader.GetDateTime(14), transactionId).ResolvedDropouts.Add(reader.GetGuid(1));
+            }
+
             var dayOffset = TelemetryStreams.Day(startedAt).DayNumber - TelemetryStreams.Day(firstAt).DayNumber;
             if (!isFirst && PortalDayCounts.RetentionDays.Contains(dayOffset))
             {
@@ -580,7 +588,9 @@ public sealed class TelemetryWriter(
 
         public List<PlayerReturned> Returns { get; } = [];
 
-        public PortalDayEvents Build() => new(transactionId, Sessions, Perfs, Dropouts, Returns);
+        public List<Guid> ResolvedDropouts { get; } = [];
+
+        public PortalDayEvents Build() => new(transactionId, Sessions, Perfs, Dropouts, Returns, ResolvedDropouts);
     }
 }
 

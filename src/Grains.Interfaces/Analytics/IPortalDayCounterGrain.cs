@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace PlayMusic.Analytics;
 
 [GenerateSerializer, Immutable]
@@ -23,10 +25,12 @@ public sealed record PortalDayCounts(
 
 /// <summary>
 /// Derived counters of one portal × UTC day (key <see cref="TelemetryStreams.Key"/>) with country
-/// and device-tier dimensions. Fed by the telemetry stream; recounted from the raw tables whenever
-/// it activates, so it never holds anything the raw events do not say.
+/// and device-tier dimensions. Fed by the telemetry stream; recounted from the raw tables on its first
+/// read after activation and every few minutes, so it never holds anything the raw events do not say.
 /// </summary>
 public interface IPortalDayCounterGrain : IGrainWithStringKey
 {
+    /// <summary>Interleaves with a running recount: answers from the last completed one.</summary>
+    [AlwaysInterleave]
     Task<PortalDayCounts> GetAsync(CounterFilter filter);
 }

@@ -3,7 +3,8 @@ namespace PlayMusic.Analytics;
 /// <summary>
 /// The committed telemetry of one writer batch for one portal × day. <see cref="TransactionId"/> is
 /// the PostgreSQL transaction that stored it, so a counter grain that has just recounted from the
-/// raw tables can tell whether its snapshot already includes these events.
+/// raw tables can tell whether its snapshot already includes these events. <see cref="ResolvedDropouts"/>
+/// are loads counted here as drop-outs that have since got a session (on any portal or day).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record PortalDayEvents(
@@ -11,7 +12,8 @@ public sealed record PortalDayEvents(
     IReadOnlyList<SessionCounted> Sessions,
     IReadOnlyList<PerfCounted> Perfs,
     IReadOnlyList<DropoutCounted> Dropouts,
-    IReadOnlyList<PlayerReturned> Returns);
+    IReadOnlyList<PlayerReturned> Returns,
+    IReadOnlyList<Guid> ResolvedDropouts);
 
 /// <summary>
 /// What one stream message carries to a portal × day counter: the events of every batch the

@@ -86,6 +86,7 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     /// committed, so that recount's snapshot shows it.
     /// </summary>
     private bool _recounted;
+    private Task? _recount;
     private DatabaseSnapshot _snapshot = DatabaseSnapshot.Empty;
     private string _portal = "";
     private DateTime _dayStart;
@@ -97,7 +98,7 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         _dayStart = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
         // Counters activated together would otherwise all reconcile in the same second, every time.
         var firstReconcile = ReconcileInterval * (0.5 + Random.Shared.NextDouble());
-        this.RegisterGrainTimer(ct => RecountAsync(ct), new GrainTimerCreationOptions(firstReconcile, ReconcileInterval));
+        this.RegisterGrainTimer(RecountOnceAsync, new GrainTimerCreationOptions(firstReconcile, ReconcileInterval));
         return Task.CompletedTask;
     }
 
@@ -121,7 +122,6 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
 
     private void Count(PortalDayEvents item)
     {
-
         foreach (var session in item.Sessions)
         {
             AddSession(session.Dimensions, session.LoadId, session.PlayerId, session.IsReplay, session.IsFirstSession);
@@ -141,6 +141,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         {
             CellOf(returned.CohortDimensions).AddReturn(returned.PlayerId, returned.DayOffset);
         }
+
+        foreach (var loadId in item.ResolvedDropouts)
+        {
+            RemoveDropout(loadId);
+        }
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
@@ -155,11 +160,10 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     {
         if (!_recounted)
         {
-            await RecountAsync(CancellationToken.None);
+            await RecountOnceAsync(CancellationToken.None);
         }
 
         var cells = _cells.Where(c => c.Key.Matches(filter)).Select(c => c.Value).ToList();
-        await ResolveDropoutsAsync(cells);
 
         var players = new HashSet<string>();
         var replayers = new HashSet<string>();
@@ -189,25 +193,17 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     }
 
     /// <summary>
-    /// A beacon's load may get its session later, on another portal or day (another grain): before
-    /// answering, drop the candidates that now have a session. Drop-outs are the minority of loads.
+    /// Reads interleave with recounts (they answer from the cells of the last one, which a recount
+    /// replaces only when done), so the first read and the timer can ask at once: they share one recount.
     /// </summary>
-    private async Task ResolveDropoutsAsync(List<Cell> cells)
+    private Task RecountOnceAsync(CancellationToken cancellationToken)
     {
-        var candidates = cells.SelectMany(c => c.Dropouts).ToArray();
-        if (candidates.Length == 0)
+        if (_recount is not { IsCompleted: false })
         {
-            return;
+            _recount = RecountAsync(cancellationToken);
         }
 
-        await using var command = dataSource.CreateCommand("SELECT load_id FROM telemetry_sessions WHERE load_id = ANY($1)");
-        command.Parameters.Add(new NpgsqlParameter { Value = candidates, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid });
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            var loadId = reader.GetGuid(0);
-            cells.ForEach(c => c.Dropouts.Remove(loadId));
-        }
+        return _recount;
     }
 
     private async Task RecountAsync(CancellationToken cancellationToken)
@@ -288,6 +284,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     private void AddSession(Dimensions dimensions, Guid loadId, string playerId, bool isReplay, bool isFirst)
     {
         CellOf(dimensions).AddSession(loadId, playerId, isReplay, isFirst);
+        RemoveDropout(loadId);
+    }
+
+    private void RemoveDropout(Guid loadId)
+    {
         foreach (var cell in _cells.Values)
         {
             cell.Dropouts.Remove(loadId);
