@@ -26,13 +26,13 @@ public static class RoomConfig
             : null;
     }
 
-    /// <summary>Null when the config is acceptable, else why not.</summary>
+    /// <summary>Null when the config is acceptable, else why not (a sentence that follows the field name "config").</summary>
     public static string? Check(RawJson config)
     {
         // Bytes of UTF-8, as the engine counts them, whichever protocol carried the config.
         if (Encoding.UTF8.GetByteCount(config.Json) > MaxBytes)
         {
-            return $"config must be at most {MaxBytes} bytes of JSON";
+            return $"must be at most {MaxBytes} bytes of JSON";
         }
 
         try
@@ -40,14 +40,14 @@ public static class RoomConfig
             using var document = JsonDocument.Parse(config.Json, new JsonDocumentOptions { MaxDepth = MaxDepth });
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                return "config must be a JSON object";
+                return "must be a JSON object";
             }
         }
         catch (JsonException)
         {
-            return $"config must be nested at most {MaxDepth} levels deep";
+            return $"must be nested at most {MaxDepth} levels deep";
         }
 
-        return Stems(config) is { Count: > MaxStems } ? $"config.stems must hold at most {MaxStems} ids" : null;
+        return Stems(config) is { Count: > MaxStems } ? $"stems must hold at most {MaxStems} ids" : null;
     }
 }
