@@ -230,12 +230,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     [MemberData(nameof(Protocols))]
     public async Task Moving_between_rooms_never_costs_the_seat_a_player_keeps(Protocol protocol)
     {
-        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
-        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
-        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
-        await using var _1 = p1;
-        await using var _2 = p2;
-        await using var _3 = p3;
+        await using var players = await fixture.PlayersAsync(protocol, "A", "B", "C");
+        var (p1, p2, p3) = (players[0], players[1], players[2]);
         var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
         var roomId = created["room"]!["roomId"]!.GetValue<string>();
         var token = created["resumeToken"]!.GetValue<string>();
@@ -263,12 +259,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     [MemberData(nameof(Protocols))]
     public async Task A_join_during_the_countdown_cancels_it(Protocol protocol)
     {
-        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
-        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
-        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
-        await using var _1 = p1;
-        await using var _2 = p2;
-        await using var _3 = p3;
+        await using var players = await fixture.PlayersAsync(protocol, "A", "B", "C");
+        var (p1, p2, p3) = (players[0], players[1], players[2]);
         var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), songDurationMs = 60000 }))!["room"]!["roomId"]!.GetValue<string>();
         await p2.InvokeAsync("JoinRoom", new { roomId });
         await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
@@ -285,10 +277,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     [MemberData(nameof(Protocols))]
     public async Task Inputs_may_start_at_seq_0_and_a_coalesced_burst_does_not_stall_the_seat(Protocol protocol)
     {
-        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
-        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
-        await using var _1 = p1;
-        await using var _2 = p2;
+        await using var players = await fixture.PlayersAsync(protocol, "A", "B");
+        var (p1, p2) = (players[0], players[1]);
         await RunningMatchAsync(p1, p2);
 
         await p1.InvokeAsync("SendInput", Input(0, 0));
@@ -308,14 +298,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     [MemberData(nameof(Protocols))]
     public async Task Live_rooms_follow_leaves_and_methods_take_no_argument_object(Protocol protocol)
     {
-        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
-        var (_, p2) = await fixture.PlayerAsync(protocol, "B");
-        var (_, p3) = await fixture.PlayerAsync(protocol, "C");
-        var (_, watcher) = await fixture.PlayerAsync(protocol, "W");
-        await using var _1 = p1;
-        await using var _2 = p2;
-        await using var _3 = p3;
-        await using var _4 = watcher;
+        await using var players = await fixture.PlayersAsync(protocol, "A", "B", "C", "W");
+        var (p1, p2, p3, watcher) = (players[0], players[1], players[2], players[3]);
         var roomId = await RunningMatchAsync(p1, p2, p3);
         await watcher.InvokeAsync("Spectate", new { roomId });
         await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 3 && r["spectators"]!.GetValue<int>() == 1);
@@ -331,8 +315,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     [MemberData(nameof(Protocols))]
     public async Task Config_limits_are_utf8_bytes_and_depth_under_both_protocols(Protocol protocol)
     {
-        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
-        await using var _1 = p1;
+        await using var players = await fixture.PlayersAsync(protocol, "A");
+        var p1 = players[0];
         Dictionary<string, object> Nested(int depth) => new() { [depth == 1 ? "leaf" : "n"] = depth == 1 ? 1 : Nested(depth - 1) };
 
         await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { s = new string('é', 3_000) } });

@@ -31,4 +31,27 @@ public sealed class RoomHostFixture : IAsyncLifetime
         var guest = await Host.GuestAsync(name);
         return (guest, await HubClient.ConnectAsync(Host.BaseAddress, guest.Token, protocol));
     }
+
+    /// <summary>One connected player per name, disposed together.</summary>
+    public async Task<ConnectedPlayers> PlayersAsync(Protocol protocol, params string[] names)
+    {
+        var players = new ConnectedPlayers();
+        foreach (var name in names)
+        {
+            players.Add((await PlayerAsync(protocol, name)).Client);
+        }
+
+        return players;
+    }
+}
+
+public sealed class ConnectedPlayers : List<HubClient>, IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var client in this)
+        {
+            await client.DisposeAsync();
+        }
+    }
 }
