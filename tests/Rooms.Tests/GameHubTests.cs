@@ -430,6 +430,21 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     }
 
     [Fact]
+    public async Task A_waiting_quick_match_lobby_is_still_found_after_everything_went_idle()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "Early", "Late");
+        var song = Song();
+        var waiting = (await players[0].InvokeAsync("QuickMatch", new { mode = "runner", songId = song }))!["room"]!["roomId"]!.GetValue<string>();
+
+        // The matchmaker and the lobby both deactivate (as after 15 idle minutes, or with their silo).
+        await fixture.Host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+
+        var joined = (await players[1].InvokeAsync("QuickMatch", new { mode = "runner", songId = song }))!;
+        Assert.Equal(waiting, joined["room"]!["roomId"]!.GetValue<string>());
+        Assert.Equal(1, joined["seat"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task An_idle_lobby_that_deactivates_comes_back_with_its_players_connected()
     {
         var (_, p1) = await fixture.PlayerAsync(Protocol.MessagePack, "A");

@@ -1,20 +1,32 @@
+using Orleans.Runtime;
 using PlayMusic.Rooms;
 
 namespace PlayMusic.Grains.Rooms;
 
+[GenerateSerializer]
+public sealed class MatchmakerState
+{
+    [Id(0)] public Dictionary<string, OpenLobby> Lobbies { get; set; } = [];
+}
+
+[GenerateSerializer, Immutable]
+public readonly record struct OpenLobby(int Players, int MaxPlayers);
+
 /// <summary>
 /// QuickMatch for one mode+song. Orleans runs its calls one at a time, so two concurrent QuickMatch
 /// calls cannot both create a room: the second finds the first's lobby. Its list of open lobbies is
-/// soft state (rooms re-offer themselves on every membership change); a stale entry only costs a
-/// refused join.
+/// persisted: rooms offer themselves only when their membership changes, so a lobby waiting longer
+/// than the matchmaker's idle lifetime (or across a silo loss) would otherwise never be offered again.
+/// A stale entry only costs a refused join.
 /// </summary>
-public sealed class MatchmakerGrain : Grain, IMatchmakerGrain
+public sealed class MatchmakerGrain(
+    [PersistentState("matchmaker", StorageNames.Rooms)] IPersistentState<MatchmakerState> state) : Grain, IMatchmakerGrain
 {
-    private readonly Dictionary<string, OpenLobby> _lobbies = [];
+    private Dictionary<string, OpenLobby> Lobbies => state.State.Lobbies;
 
     public async Task<SeatGrant> QuickMatchAsync(RoomMember member, string connectionId, RoomNode node, long songDurationMs, int? maxPlayers)
     {
-        var candidates = _lobbies
+        var candidates = Lobbies
             .Where(l => maxPlayers is null || l.Value.MaxPlayers == maxPlayers)
             .OrderByDescending(l => l.Value.Players).ThenBy(l => l.Key, StringComparer.Ordinal)
             .Select(l => l.Key)
@@ -24,12 +36,12 @@ public sealed class MatchmakerGrain : Grain, IMatchmakerGrain
             try
             {
                 var grant = await GrainFactory.GetGrain<IGameRoomGrain>(roomId).JoinAsync(member, connectionId, node, publicLobbyOnly: true);
-                Track(roomId, grant.Joined.Room);
+                await TrackAsync(roomId, grant.Joined.Room);
                 return grant;
             }
             catch (RoomException e) when (e.Code is RoomErrors.RoomFull or RoomErrors.RoomNotJoinable or RoomErrors.RoomNotFound)
             {
-                _lobbies.Remove(roomId);
+                Lobbies.Remove(roomId);
             }
         }
 
@@ -37,32 +49,37 @@ public sealed class MatchmakerGrain : Grain, IMatchmakerGrain
         var newRoomId = Guid.NewGuid().ToString();
         var created = await GrainFactory.GetGrain<IGameRoomGrain>(newRoomId).CreateAsync(
             new CreateRoomCommand(mode, songId, songDurationMs, maxPlayers, IsPrivate: false, RawJson.EmptyObject), member, connectionId, node);
-        Track(newRoomId, created.Joined.Room);
+        await TrackAsync(newRoomId, created.Joined.Room);
         return created;
     }
 
-    public Task OfferAsync(string roomId, int players, int maxPlayers)
+    public async Task OfferAsync(string roomId, int players, int maxPlayers)
     {
-        _lobbies[roomId] = new OpenLobby(players, maxPlayers);
-        return Task.CompletedTask;
+        Lobbies[roomId] = new OpenLobby(players, maxPlayers);
+        await state.WriteStateAsync();
     }
 
-    public Task WithdrawAsync(string roomId)
+    public async Task WithdrawAsync(string roomId)
     {
-        _lobbies.Remove(roomId);
-        return Task.CompletedTask;
+        if (Lobbies.Remove(roomId))
+        {
+            await state.WriteStateAsync();
+        }
     }
 
-    private void Track(string roomId, RoomView room)
+    /// <summary>Also writes the lobbies refused on the way (removed above), in the same write.</summary>
+    private async Task TrackAsync(string roomId, RoomView room)
     {
         if (room.State == RoomPhase.Lobby && room.Players.Count < room.MaxPlayers)
         {
-            _lobbies[roomId] = new OpenLobby(room.Players.Count, room.MaxPlayers);
+            Lobbies[roomId] = new OpenLobby(room.Players.Count, room.MaxPlayers);
         }
         else
         {
-            _lobbies.Remove(roomId);
+            Lobbies.Remove(roomId);
         }
+
+        await state.WriteStateAsync();
     }
 
     private (string Mode, string SongId) ParseKey()
@@ -71,6 +88,4 @@ public sealed class MatchmakerGrain : Grain, IMatchmakerGrain
         var slash = key.IndexOf('/');
         return (key[..slash], key[(slash + 1)..]);
     }
-
-    private readonly record struct OpenLobby(int Players, int MaxPlayers);
 }
