@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MessagePack;
 using Microsoft.AspNetCore.SignalR;
@@ -442,6 +443,22 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var joined = (await players[1].InvokeAsync("QuickMatch", new { mode = "runner", songId = song }))!;
         Assert.Equal(waiting, joined["room"]!["roomId"]!.GetValue<string>());
         Assert.Equal(1, joined["seat"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Quick_match_refuses_a_mode_whose_multiplayer_was_turned_off_even_with_lobbies_open()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "Early", "Late");
+        var mode = "mm" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = fixture.Host.Client(fixture.Host.AdminToken());
+        object Mode(bool enabled) => new { name = "Test", maxScorePerSecond = 100, multiplayer = new { enabled, minPlayers = 2, maxPlayers = 2, coop = false } };
+        (await admin.PutAsJsonAsync($"/api/admin/config/modes/{mode}", Mode(enabled: true))).EnsureSuccessStatusCode();
+        var song = Song();
+        await players[0].InvokeAsync("QuickMatch", new { mode, songId = song });
+
+        (await admin.PutAsJsonAsync($"/api/admin/config/modes/{mode}", Mode(enabled: false))).EnsureSuccessStatusCode();
+
+        await players[1].FailsWithAsync(RoomErrors.ModeNotMultiplayer, "QuickMatch", new { mode, songId = song });
     }
 
     [Fact]

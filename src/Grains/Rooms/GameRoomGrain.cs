@@ -100,14 +100,8 @@ public sealed class GameRoomGrain(
             throw new RoomException(RoomErrors.InvalidArgument, $"room {RoomId} already exists");
         }
 
-        var catalog = await GrainFactory.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync();
-        var mode = catalog.Find(command.Mode)
-            ?? throw new RoomException(RoomErrors.InvalidArgument, $"mode {command.Mode} is not in the mode catalog");
+        var mode = await MultiplayerModes.RequireAsync(GrainFactory, command.Mode);
         var rules = mode.Multiplayer;
-        if (!rules.Enabled)
-        {
-            throw new RoomException(RoomErrors.ModeNotMultiplayer, $"mode {mode.Id} is not enabled for multiplayer");
-        }
 
         var maxPlayers = command.MaxPlayers ?? rules.MaxPlayers;
         if (maxPlayers < rules.MinPlayers || maxPlayers > rules.MaxPlayers)

@@ -26,6 +26,9 @@ public sealed class MatchmakerGrain(
 
     public async Task<SeatGrant> QuickMatchAsync(RoomMember member, string connectionId, RoomNode node, long songDurationMs, int? maxPlayers)
     {
+        // Lobbies opened before LiveOps turned the mode's multiplayer off take no one new either.
+        var (mode, songId) = ParseKey();
+        await MultiplayerModes.RequireAsync(GrainFactory, mode);
         var candidates = Lobbies
             .Where(l => maxPlayers is null || l.Value.MaxPlayers == maxPlayers)
             .OrderByDescending(l => l.Value.Players).ThenBy(l => l.Key, StringComparer.Ordinal)
@@ -45,7 +48,6 @@ public sealed class MatchmakerGrain(
             }
         }
 
-        var (mode, songId) = ParseKey();
         var newRoomId = Guid.NewGuid().ToString();
         var created = await GrainFactory.GetGrain<IGameRoomGrain>(newRoomId).CreateAsync(
             new CreateRoomCommand(mode, songId, songDurationMs, maxPlayers, IsPrivate: false, RawJson.EmptyObject), member, connectionId, node);

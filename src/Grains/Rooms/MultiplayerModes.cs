@@ -1,0 +1,18 @@
+using PlayMusic.Modes;
+using PlayMusic.Rooms;
+
+namespace PlayMusic.Grains.Rooms;
+
+/// <summary>The catalog's verdict on playing a mode together, as rooms and matchmakers refuse it.</summary>
+internal static class MultiplayerModes
+{
+    public static async Task<GameMode> RequireAsync(IGrainFactory grains, string modeId)
+    {
+        var catalog = await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync();
+        var mode = catalog.Find(modeId)
+            ?? throw new RoomException(RoomErrors.InvalidArgument, $"mode {modeId} is not in the mode catalog");
+        return mode.Multiplayer.Enabled
+            ? mode
+            : throw new RoomException(RoomErrors.ModeNotMultiplayer, $"mode {mode.Id} is not enabled for multiplayer");
+    }
+}
