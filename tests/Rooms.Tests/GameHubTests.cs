@@ -276,13 +276,13 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
 
     [Theory]
     [MemberData(nameof(Protocols))]
-    public async Task Inputs_may_start_at_seq_0_and_a_coalesced_burst_does_not_stall_the_seat(Protocol protocol)
+    public async Task Inputs_may_start_at_seq_0_in_a_count_in_and_a_coalesced_burst_does_not_stall_the_seat(Protocol protocol)
     {
         await using var players = await fixture.PlayersAsync(protocol, "A", "B");
         var (p1, p2) = (players[0], players[1]);
         await RunningMatchAsync(p1, p2);
 
-        await p1.InvokeAsync("SendInput", Input(0, 0));
+        await p1.InvokeAsync("SendInput", Input(0, 0, songTimeMs: -500)); // seq 0, during a count-in
         // Each step is within the runner cap (5,000 per second plus one second's worth) of the one before,
         // but together, coalesced into one tick, they rise by three seconds' worth at once.
         await p1.InvokeAsync("SendInput", Input(1, 5_000));

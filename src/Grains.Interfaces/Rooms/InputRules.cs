@@ -35,9 +35,15 @@ public static class InputRules
             return previous.Seq < 0 ? "seq must be a uint32" : $"seq must be a uint32 greater than the last one ({previous.Seq})";
         }
 
-        if (next.Score < 0 || next.Combo < 0 || next.SongTimeMs is < 0 or > int.MaxValue)
+        if (next.Score < 0 || next.Combo < 0)
         {
-            return "score, combo and songTimeMs must not be negative";
+            return "score and combo must not be negative";
+        }
+
+        // PROTOCOL §2 says int: a count-in before the music starts may run below zero.
+        if (next.SongTimeMs is < int.MinValue or > int.MaxValue)
+        {
+            return "songTimeMs must be a 32-bit integer";
         }
 
         if (next.Score < previous.Score)
