@@ -160,6 +160,20 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         conditional.Headers.IfNoneMatch.Add(etag);
         var second = await _host.Http.SendAsync(conditional);
         Assert.Equal(HttpStatusCode.NotModified, second.StatusCode);
+
+        // As RFC 9110 compares: the weak form, one tag of a list, and "*" match too; another tag does not.
+        foreach (var (header, expected) in new[]
+        {
+            ($"W/{etag!.Tag}", HttpStatusCode.NotModified),
+            ($"\"other\", {etag.Tag}", HttpStatusCode.NotModified),
+            ("*", HttpStatusCode.NotModified),
+            ("\"other\"", HttpStatusCode.OK),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/config/modes");
+            request.Headers.TryAddWithoutValidation("If-None-Match", header);
+            Assert.Equal(expected, (await _host.Http.SendAsync(request)).StatusCode);
+        }
     }
 
     [Theory]

@@ -28,7 +28,9 @@ public static partial class ConfigApi
         var current = await cache.GetAsync();
         context.Response.Headers.ETag = current.ETag;
         context.Response.Headers.CacheControl = "public, max-age=2";
-        if (context.Request.Headers.IfNoneMatch.Contains(current.ETag))
+        // RFC 9110 §13.1.2: a list of tags, weak comparison, or "*".
+        var tag = EntityTagHeaderValue.Parse(current.ETag);
+        if (context.Request.GetTypedHeaders().IfNoneMatch.Any(t => t.Equals(EntityTagHeaderValue.Any) || t.Compare(tag, useStrongComparison: false)))
         {
             return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
