@@ -19,7 +19,7 @@ public sealed class CatalogFailoverTests : DatabaseTest
         using var second = AdminClient(cluster.Api(2));
 
         (await first.PutAsJsonAsync("/api/admin/config/modes/flight", Mode(3100))).EnsureSuccessStatusCode();
-        await Poll.UntilAsync(async () => await FlightCap(second) == 3100, "the other API node serves the change", TimeSpan.FromSeconds(5));
+        await Poll.UntilAsync(async () => await FlightCap(second) == 3100, "the other API node serves the change");
 
         cluster.Kill("silo-1");
         await Poll.UntilAsync(

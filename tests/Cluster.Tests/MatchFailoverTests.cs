@@ -24,9 +24,10 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : DatabaseTest
         cluster.Kill(host);
 
         // Ticks stop, then come back from the room's new activation on the other silo.
-        var stall = await LongestTickGapAsync(match.Two, until: gap => gap > TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(40));
+        // The bound is generous for loaded CI machines; the stall is measured here, and budgeted in docs/scaling.md.
+        var stall = await LongestTickGapAsync(match.Two, until: gap => gap > TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
         output.WriteLine($"ticks stalled for {stall.TotalSeconds:F1} s");
-        Assert.InRange(stall, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(15));
+        Assert.InRange(stall, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         var resumed = await match.Two.NextAsync("Tick", t => t["full"]!.GetValue<bool>() || t["players"]!.AsArray().Count == 2);
         Assert.True(Seat(resumed, 0)!["score"]!.GetValue<long>() >= 800);
         Assert.True(Seat(resumed, 1)!["score"]!.GetValue<long>() >= 600);
@@ -47,7 +48,7 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : DatabaseTest
 
         match.Two.Clear("Tick");
         cluster.Kill("api-1");
-        var watchTwo = LongestTickGapAsync(match.Two, until: _ => false, TimeSpan.FromSeconds(8));
+        var watchTwo = LongestTickGapAsync(match.Two, until: _ => false, TimeSpan.FromSeconds(12));
         await using var reconnected = await HubClient.ConnectAsync(cluster.Api(2), match.Token1, Protocol.MessagePack);
         var resumed = (await reconnected.InvokeAsync("Resume", new { roomId = match.RoomId, resumeToken = match.Resume1 }))!;
 
@@ -58,8 +59,11 @@ public sealed class MatchFailoverTests(ITestOutputHelper output) : DatabaseTest
         await reconnected.InvokeAsync("SendInput", match.Input(seq: 10, songTimeMs: 9000, score: 900));
         await match.Two.NextAsync("Tick", t => Seat(t, 0) is { } s && s["seq"]!.GetValue<long>() == 10);
 
-        // The other player never lost the match: the room kept ticking for them all along.
-        Assert.True(await watchTwo < TimeSpan.FromSeconds(2), "the other player's ticks paused");
+        // The other player never lost the match: the room kept ticking for them all along. A room that waited
+        // for the dead node would pause for the 30 s call timeout; the bound leaves room for a loaded CI machine.
+        var pause = await watchTwo;
+        output.WriteLine($"longest pause of the other player's ticks: {pause.TotalSeconds:F1} s");
+        Assert.True(pause < TimeSpan.FromSeconds(10), $"the other player's ticks paused for {pause.TotalSeconds:F1} s");
         Assert.Equal("running", (await match.Two.InvokeAsync("Customize", new { ghostColor = "#112233" }))!["state"]!.GetValue<string>());
     }
 

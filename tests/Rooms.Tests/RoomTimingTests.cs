@@ -31,6 +31,7 @@ public sealed class RoomTimingTests : IAsyncLifetime
 
         builder.AddPlayMusicDatabase();
         builder.AddPlayMusicSilo();
+        builder.AddPlayMusicCompetitions();
         builder.Services.AddSingleton<TimeProvider>(_time);
         _silo = builder.Build();
         await _silo.StartAsync();
