@@ -14,7 +14,8 @@ namespace PlayMusic.Rooms.Tests;
 /// </summary>
 public sealed class RoomTimingTests : IAsyncLifetime
 {
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
+    // On a whole millisecond, as real timers count: the room aims every timer at a whole millisecond.
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     private readonly RecordingNode _node = new();
     private TestDatabase _database = null!;
     private IHost _silo = null!;
@@ -82,10 +83,10 @@ public sealed class RoomTimingTests : IAsyncLifetime
         Assert.Equal(2, _node.Ticks.Last().Tick);
         Assert.Equal(start + 67, _node.Ticks.Last().ServerTime);
 
-        // 30 further ideal steps give 30 ticks, in order, with a keyframe among them.
+        // 30 further ideal steps (each rounded up to its millisecond) give 30 ticks, in order, with a keyframe among them.
         for (var n = 3; n < 33; n++)
         {
-            _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(start) + TimeSpan.FromTicks(n * TimeSpan.TicksPerSecond / 30));
+            _time.SetUtcNow(DateTimeOffset.FromUnixTimeMilliseconds(start + (n * 1000 + 29) / 30));
             var expected = n + 1;
             await Poll.UntilAsync(() => _node.Ticks.Count >= expected, $"tick {n}");
         }

@@ -28,10 +28,16 @@ public sealed class FixedTimestep(DateTimeOffset start, int ticksPerSecond)
         return (tick, now - IdealTime(tick));
     }
 
-    /// <summary>How long to wait from <paramref name="now"/> until the next tick is due (never negative).</summary>
+    /// <summary>
+    /// How long to wait from <paramref name="now"/> until the next tick is due (never negative), rounded up
+    /// to whole milliseconds: timers count whole milliseconds, and a timer that fires a fraction early finds
+    /// its due time still ahead and waits again for zero milliseconds (with a fake clock, forever).
+    /// </summary>
     public TimeSpan DelayUntilNext(DateTimeOffset now)
     {
         var delay = IdealTime(Next) - now;
-        return delay > TimeSpan.Zero ? delay : TimeSpan.Zero;
+        return delay > TimeSpan.Zero
+            ? TimeSpan.FromMilliseconds(Math.Ceiling(delay.TotalMilliseconds))
+            : TimeSpan.Zero;
     }
 }
