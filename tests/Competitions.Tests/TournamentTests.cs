@@ -164,6 +164,9 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
 
         var tooLate = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{started.Id}", new { title = "x" })).ProblemAsync(HttpStatusCode.Conflict);
         Assert.Equal("TOURNAMENT_STARTED", tooLate.Code);
+        // Started is started, whatever the body: the state is judged before the fields.
+        var tooLateAndWrong = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{started.Id}", new { mode = "no-such-mode" })).ProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal("TOURNAMENT_STARTED", tooLateAndWrong.Code);
 
         using (var cancelled = await admin.DeleteAsync($"/api/admin/tournaments/{later.Id}"))
         {
@@ -211,6 +214,81 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         var problem = await response.ProblemAsync(HttpStatusCode.BadRequest);
         Assert.Equal("INVALID_ARGUMENT", problem.Code);
         Assert.StartsWith(field, problem.Detail);
+    }
+
+    [Fact]
+    public async Task Runs_of_another_mode_do_not_count()
+    {
+        var game = Competition.NewGameId();
+        var tournament = await Host.CreateTournamentAsync(new
+        {
+            title = "Runner cup", gameId = game, mode = "runner", startsAt = Competition.Now, endsAt = Competition.Now + 3_600_000,
+        });
+        var player = await Host.GuestAsync("Switcher");
+        await JoinAsync(tournament, player);
+
+        var duet = await Host.RecordAsync(game, player, 9_000, Competition.Now, mode: "duet");
+        var runner = await Host.RecordAsync(game, player, 1_000, Competition.Now);
+        Assert.Equal(TournamentRunVerdict.WrongMode, Assert.Single(duet.Tournaments).Verdict);
+        Assert.Equal(TournamentRunVerdict.Counted, Assert.Single(runner.Tournaments).Verdict);
+        using var client = Host.Client(player.Token);
+        Assert.Equal(new MeBody(1, 1_000), (await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings")).Me);
+        Assert.Equal(new MeBody(1, 9_000), (await client.BoardAsync($"/api/games/{game}/leaderboard")).Me); // the game's board takes every mode
+    }
+
+    [Fact]
+    public async Task The_list_puts_live_then_upcoming_then_the_latest_ended_first()
+    {
+        // A portal of this test's own keeps other tests' portal-scoped tournaments out; unscoped ones are filtered below.
+        var portal = "list-" + Guid.NewGuid().ToString("N")[..8];
+        var game = Competition.NewGameId();
+        var now = Competition.Now;
+        async Task<string> Create(string title, long startsIn, long endsIn) => (await Host.CreateTournamentAsync(new
+        {
+            title, gameId = game, mode = "runner", startsAt = now + startsIn, endsAt = now + endsIn, portal,
+        })).Id;
+
+        var endedFirst = await Create("ended first", 0, 1_000);
+        var endedLast = await Create("ended last", 0, 1_500);
+        var next = await Create("next", 3_600_000, 7_200_000);
+        var after = await Create("after", 7_200_000, 9_000_000);
+        var liveLong = await Create("live long", 0, 7_200_000);
+        var liveShort = await Create("live short", 0, 3_600_000);
+        using var client = Host.Client((await Host.GuestAsync()).Token);
+        async Task<List<string>> ListAsync(string query) =>
+            (await client.GetFromJsonAsync<List<TournamentBody>>($"/api/tournaments?portal={portal}{query}", JsonSerializerOptions.Web))!
+                .Where(t => t.Portal == portal).Select(t => t.Id).ToList();
+
+        await Poll.UntilAsync(async () => (await ListAsync("&status=ended")).Count == 2, "both short tournaments ended");
+        Assert.Equal([liveShort, liveLong, next, after, endedLast, endedFirst], await ListAsync(""));
+        Assert.Equal([endedLast, endedFirst], await ListAsync("&status=ended"));
+        Assert.Equal([next, after], await ListAsync("&status=upcoming"));
+        Assert.Equal([liveShort, liveLong], await ListAsync("&status=live"));
+    }
+
+    [Fact]
+    public async Task A_null_body_or_a_control_character_in_the_prize_is_400_naming_the_field()
+    {
+        using var admin = Host.Client(Host.AdminToken());
+        var now = Competition.Now;
+        var upcoming = await Host.CreateTournamentAsync(new { title = "Prize", gameId = "g1", mode = "runner", startsAt = now + 60_000, endsAt = now + 120_000 });
+
+        var nul = await (await admin.PostAsJsonAsync("/api/admin/tournaments", new
+        {
+            title = "T", gameId = "g1", mode = "runner", startsAt = now + 60_000, endsAt = now + 120_000, prize = "a\0b",
+        })).ProblemAsync(HttpStatusCode.BadRequest);
+        var nulPatch = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{upcoming.Id}", new { prize = "a\0b" })).ProblemAsync(HttpStatusCode.BadRequest);
+        var nullBody = await (await admin.PostAsync("/api/admin/tournaments", new StringContent("null", System.Text.Encoding.UTF8, "application/json")))
+            .ProblemAsync(HttpStatusCode.BadRequest);
+        var emptyPatch = await (await admin.PatchAsync($"/api/admin/tournaments/{upcoming.Id}", new StringContent("", System.Text.Encoding.UTF8, "application/json")))
+            .ProblemAsync(HttpStatusCode.BadRequest);
+
+        Assert.Equal(("INVALID_ARGUMENT", "INVALID_ARGUMENT"), (nul.Code, nulPatch.Code));
+        Assert.StartsWith("prize:", nul.Detail);
+        Assert.StartsWith("prize:", nulPatch.Detail);
+        Assert.StartsWith("body:", nullBody.Detail);
+        Assert.StartsWith("body:", emptyPatch.Detail);
+        Assert.Null((await admin.GetFromJsonAsync<TournamentBody>($"/api/tournaments/{upcoming.Id}", JsonSerializerOptions.Web))!.Prize);
     }
 
     private async Task<TournamentBody> JoinAsync(TournamentBody tournament, GuestIdentity player, string? portal = null)

@@ -28,9 +28,10 @@ public static class Competition
 
     /// <summary>Feeds a run the way the sessions API and multiplayer results do: through the scores grain.</summary>
     public static Task<RunRecordResult> RecordAsync(
-        this ApiHost host, string gameId, GuestIdentity player, long score, long endedAt, string portal = "y8", long durationMs = 60_000, string? runId = null) =>
+        this ApiHost host, string gameId, GuestIdentity player, long score, long endedAt, string portal = "y8", long durationMs = 60_000,
+        string? runId = null, string mode = "runner") =>
         host.Services.GetRequiredService<IGrainFactory>().GetGrain<IGameScoresGrain>(gameId).RecordAsync(new CompletedRun(
-            runId ?? Guid.NewGuid().ToString(), player.PlayerId, player.DisplayName, gameId, "runner", portal, score, durationMs, endedAt));
+            runId ?? Guid.NewGuid().ToString(), player.PlayerId, player.DisplayName, gameId, mode, portal, score, durationMs, endedAt));
 
     public static async Task<BoardBody> BoardAsync(this HttpClient client, string url)
     {

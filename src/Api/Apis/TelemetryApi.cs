@@ -51,7 +51,7 @@ public static class TelemetryApi
     {
         if (request is null)
         {
-            return ApiProblem.Invalid("body", "must be a JSON object");
+            return ApiProblem.MissingBody();
         }
 
         if (TelemetryInput.GameId(request.GameId) is { } badGame)
@@ -220,7 +220,7 @@ public static class TelemetryApi
 
         if (beacon is null)
         {
-            return ApiProblem.Invalid("body", "must be a JSON object");
+            return ApiProblem.MissingBody();
         }
 
         var badCountry = TelemetryInput.Country(beacon.Country, out var country);

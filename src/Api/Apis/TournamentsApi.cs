@@ -56,8 +56,13 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Created<Tournament>, ProblemHttpResult>> Create(
-        TournamentRequest request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+        TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
     {
+        if (request is null)
+        {
+            return ApiProblem.MissingBody();
+        }
+
         if (request.Title is null || request.GameId is null || request.Mode is null || request.StartsAt is null || request.EndsAt is null)
         {
             var missing = request.Title is null ? "title" : request.GameId is null ? "gameId" : request.Mode is null ? "mode"
@@ -80,7 +85,7 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Update(
-        string id, TournamentRequest request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+        string id, TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
     {
         if (!Guid.TryParse(id, out _))
         {
@@ -91,6 +96,17 @@ public static class TournamentsApi
         if ((await grain.GetAsync()).Tournament is not { } current)
         {
             return ProblemFor(TournamentError.NotFound, id);
+        }
+
+        // A started, ended or cancelled tournament cannot be edited whatever the body says (the grain checks again).
+        if (current.Status != TournamentStatus.Upcoming)
+        {
+            return ProblemFor(TournamentError.AlreadyStarted, id);
+        }
+
+        if (request is null)
+        {
+            return ApiProblem.MissingBody();
         }
 
         var definition = new TournamentDefinition(
@@ -223,8 +239,8 @@ public static class TournamentsApi
             return ApiProblem.Invalid("portal", "must be 1 to 32 characters of a-z 0-9 _ -");
         }
 
-        return definition.Prize is { Length: > MaxPrizeLength }
-            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters")
+        return definition.Prize is { } prize && (prize.Length > MaxPrizeLength || prize.Any(char.IsControl))
+            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} printable characters")
             : null;
     }
 

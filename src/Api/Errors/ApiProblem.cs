@@ -11,6 +11,9 @@ public static class ApiProblem
     public static ProblemHttpResult Invalid(string field, string sentence) =>
         Create(StatusCodes.Status400BadRequest, ErrorCodes.InvalidArgument, $"{field}: {sentence}");
 
+    /// <summary>An absent, empty or <c>null</c> body where an object is expected.</summary>
+    public static ProblemHttpResult MissingBody() => Invalid("body", "must be a JSON object");
+
     public static ProblemHttpResult NotFound(string detail) =>
         Create(StatusCodes.Status404NotFound, ErrorCodes.NotFound, detail);
 

@@ -70,6 +70,7 @@ public enum TournamentRunVerdict
     WrongPortal,
     AttemptsExhausted,
     Cancelled,
+    WrongMode,
 }
 
 [GenerateSerializer, Immutable]

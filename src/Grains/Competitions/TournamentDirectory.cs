@@ -9,7 +9,9 @@ public sealed class TournamentDirectory(NpgsqlDataSource dataSource)
     public const int MaxListed = 200;
 
     /// <summary>
-    /// Tournaments that are not cancelled, soonest first. <paramref name="status"/> (upcoming/live/ended)
+    /// Tournaments that are not cancelled, most relevant first: live ones ending soonest, then upcoming ones
+    /// starting soonest, then ended ones, the latest first (so years of past cups never hide what is on
+    /// now or next). <paramref name="status"/> (upcoming/live/ended)
     /// is judged by the clock, so the list is exact even if a grain's timer has not fired yet;
     /// <paramref name="portal"/> keeps those open to that portal: scoped to it, or not scoped at all.
     /// </summary>
@@ -27,7 +29,9 @@ public sealed class TournamentDirectory(NpgsqlDataSource dataSource)
                    (SELECT count(*) FROM tournament_entrants e WHERE e.tournament_id = t.id)::int
             FROM tournaments t
             WHERE t.status <> 'cancelled' {window} AND ($2::text IS NULL OR t.portal IS NULL OR t.portal = $2)
-            ORDER BY t.starts_at, t.id
+            ORDER BY CASE WHEN t.starts_at > $1 THEN 1 WHEN t.ends_at > $1 THEN 0 ELSE 2 END,
+                     CASE WHEN t.starts_at > $1 THEN t.starts_at WHEN t.ends_at > $1 THEN t.ends_at ELSE -t.ends_at END,
+                     t.id
             LIMIT {MaxListed}
             """);
         command.Parameters.AddWithValue(now);

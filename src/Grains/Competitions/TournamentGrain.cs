@@ -266,6 +266,12 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return TournamentRunVerdict.WrongPortal;
         }
 
+        // Modes cap scores differently: a runner cup compares runner runs only.
+        if (run.Mode != _definition.Mode)
+        {
+            return TournamentRunVerdict.WrongMode;
+        }
+
         if (run.EndedAt < _definition.StartsAt || run.EndedAt >= _definition.EndsAt
             || Now >= _definition.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds)
         {
