@@ -9,6 +9,8 @@ namespace PlayMusic.Api;
 /// </summary>
 public static class AdminCommands
 {
+    private static readonly TimeSpan MaxTtl = TimeSpan.FromDays(366);
+
     public static async Task<int?> TryRunAsync(string[] args) => args switch
     {
         ["token", .. var rest] => Token(rest),
@@ -38,7 +40,7 @@ public static class AdminCommands
                     ttl = parsed;
                     break;
                 default:
-                    Console.Error.WriteLine("usage: token --role admin|player [--subject S] [--name N] [--ttl 1h|30m|7d]");
+                    Console.Error.WriteLine("usage: token --role admin|player [--subject S] [--name N] [--ttl 1h|30m|7d, at most 366d]");
                     return 2;
             }
         }
@@ -59,6 +61,7 @@ public static class AdminCommands
         return 0;
     }
 
+    /// <summary><c>30m</c>, <c>8h</c>, <c>7d</c>…, at most <see cref="MaxTtl"/>: a token cannot be revoked before it expires.</summary>
     private static bool TryParseDuration(string text, out TimeSpan duration)
     {
         duration = default;
@@ -67,14 +70,20 @@ public static class AdminCommands
             return false;
         }
 
-        duration = text[^1] switch
+        long? seconds = text[^1] switch
         {
-            's' => TimeSpan.FromSeconds(amount),
-            'm' => TimeSpan.FromMinutes(amount),
-            'h' => TimeSpan.FromHours(amount),
-            'd' => TimeSpan.FromDays(amount),
-            _ => default,
+            's' => amount,
+            'm' => amount * 60L,
+            'h' => amount * 3_600L,
+            'd' => amount * 86_400L,
+            _ => null,
         };
-        return duration > TimeSpan.Zero;
+        if (seconds is not { } s || s > MaxTtl.TotalSeconds)
+        {
+            return false;
+        }
+
+        duration = TimeSpan.FromSeconds(s);
+        return true;
     }
 }

@@ -28,6 +28,7 @@ public static class OrleansExtensions
     public static IHostApplicationBuilder AddPlayMusicSilo(this IHostApplicationBuilder builder)
     {
         var settings = PlayMusicSettings.From(builder.Configuration);
+        RoomMetrics.Publish();
         builder.Services.Configure<ModeCatalogOptions>(builder.Configuration.GetSection("PlayMusic:Modes"));
         builder.Services.Configure<RoomOptions>(o => o.SeatGrace = TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_SEAT_GRACE_SECONDS", 30.0)));
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -68,11 +68,51 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("   ")]
     [InlineData("this display name is far too long!")]
     [InlineData("bell\u0007")]
+    [InlineData("\u200b")] // zero-width space: looks empty
+    [InlineData("\u202eabc")] // right-to-left override: reorders what follows
+    [InlineData("x\u00ad")] // soft hyphen
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
         var problem = await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
         Assert.Contains("displayName", problem.GetProperty("detail").GetString());
+    }
+
+    [Theory]
+    [InlineData(17, "\U0001F600")] // 17 emoji: 34 UTF-16 units
+    [InlineData(17, "e\u0301")] // 17 accented letters written with a combining accent
+    [InlineData(5, "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466")] // families: joined emoji sequences
+    [InlineData(32, "a")]
+    public async Task Display_names_count_characters_as_players_see_them(int count, string character)
+    {
+        var displayName = string.Concat(Enumerable.Repeat(character, count));
+        var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(displayName, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("displayName").GetString());
+
+        var tooLong = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName = displayName + new string('a', 33 - count) });
+        await AssertProblem(tooLong, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
+    }
+
+    [Fact]
+    public async Task An_anonymous_guest_body_is_bounded()
+    {
+        var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName = "Big", padding = new string('x', 64 * 1024) });
+        await AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
+    }
+
+    [Fact]
+    public async Task Metrics_list_the_room_hub_and_ingest_series_before_anything_happened()
+    {
+        var metrics = await _host.Http.GetStringAsync("/metrics");
+        foreach (var series in new[]
+        {
+            "playmusic_room_active", "playmusic_room_ticks_total", "playmusic_room_node_messages_total", "playmusic_hub_connections",
+            "playmusic_hub_messages_in_total", "playmusic_hub_messages_out_total", "playmusic_analytics_events_ingested_total",
+        })
+        {
+            Assert.Contains($"\n{series}", metrics);
+        }
     }
 
     [Theory]
@@ -179,12 +219,18 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [Theory]
     [InlineData("BAD ID", "id")]
     [InlineData("drift", "maxScorePerSecond")]
+    [InlineData("drift", "multiplayer.maxPlayers")]
+    [InlineData("drift", "name")]
     public async Task Bad_mode_change_is_400_naming_the_field(string id, string field)
     {
         using var admin = _host.Client(_host.AdminToken());
-        var body = field == "maxScorePerSecond"
-            ? new { name = "Drift", maxScorePerSecond = -1, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 4, coop = false } }
-            : ValidMode;
+        var body = field switch
+        {
+            "maxScorePerSecond" => new { name = "Drift", maxScorePerSecond = -1, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 4, coop = false } },
+            "multiplayer.maxPlayers" => new { name = "Drift", maxScorePerSecond = 10, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 5, coop = false } },
+            "name" => new { name = "Dr\0ift", maxScorePerSecond = 10, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers = 4, coop = false } },
+            _ => ValidMode,
+        };
         var response = await admin.PutAsJsonAsync($"/api/admin/config/modes/{Uri.EscapeDataString(id)}", body);
         var problem = await AssertProblem(response, HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
         Assert.StartsWith(field, problem.GetProperty("detail").GetString());

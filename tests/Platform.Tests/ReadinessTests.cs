@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Npgsql;
 using PlayMusic.TestSupport;
 
@@ -24,4 +26,44 @@ public sealed class ReadinessTests : DatabaseTest
         proxy.Restore();
         await Poll.UntilAsync(async () => (await host.Http.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK, "readyz is back to 200");
     }
+
+    [Fact]
+    public async Task Without_the_database_a_mode_change_is_503_and_never_served_or_saved_later()
+    {
+        var direct = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
+        await using var proxy = new TcpProxy(direct.Host!, direct.Port);
+        var viaProxy = new NpgsqlConnectionStringBuilder(Database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
+        await using var host = await ApiHost.StartAsync(viaProxy);
+        using var admin = host.Client(host.AdminToken());
+        using var player = host.Client((await host.GuestAsync()).Token);
+        (await admin.PutAsJsonAsync("/api/admin/config/modes/flight", Flight("Stored"))).EnsureSuccessStatusCode();
+
+        proxy.Cut();
+        using var refused = await admin.PutAsJsonAsync("/api/admin/config/modes/flight", Flight("Unacknowledged"));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("UNAVAILABLE", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+        Assert.True(refused.Headers.RetryAfter is not null);
+        using var board = await player.GetAsync("/api/games/g1/leaderboard");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, board.StatusCode);
+
+        // Past the nodes' one-second catalog refresh: the refused change is not served.
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.Equal("Stored", await FlightNameAsync(host));
+
+        proxy.Restore();
+        await Poll.UntilAsync(
+            async () => (await admin.PutAsJsonAsync("/api/admin/config/modes/drift", Flight("Drift"))).StatusCode == HttpStatusCode.OK,
+            "a change is stored again");
+        // The next stored change writes the whole catalog: the refused one must not ride along.
+        Assert.Equal("Stored", await FlightNameAsync(host));
+    }
+
+    private static object Flight(string name) => new
+    {
+        name, maxScorePerSecond = 3000, multiplayer = new { enabled = false, minPlayers = 2, maxPlayers = 4, coop = false },
+    };
+
+    private static async Task<string?> FlightNameAsync(ApiHost host) =>
+        (await host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes")).EnumerateArray()
+            .Single(m => m.GetProperty("id").GetString() == "flight").GetProperty("name").GetString();
 }

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Mvc;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 
@@ -11,13 +14,47 @@ public static class AuthApi
 {
     public const int MaxDisplayNameLength = 32;
 
+    /// <summary>Code units for 32 visible characters: room for emoji sequences, a bound for token and storage.</summary>
+    private const int MaxDisplayNameUtf16 = 128;
+    private const int MaxGuestBodyBytes = 4 * 1024;
+    private const int ZeroWidthJoiner = 0x200D;
+    private const int EmojiTagFirst = 0xE0020;
+    private const int EmojiTagLast = 0xE007F;
+
     private static readonly TimeSpan GuestLifetime = TimeSpan.FromDays(30);
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder endpoints)
     {
         var auth = endpoints.MapGroup("/api/auth");
-        auth.MapPost("/guest", IssueGuest);
+        // Anonymous: a guest body is a name, so a few KiB bound what a stranger can make the server read.
+        auth.MapPost("/guest", IssueGuest).WithMetadata(new RequestSizeLimitAttribute(MaxGuestBodyBytes));
         return endpoints;
+    }
+
+    /// <summary>
+    /// 1 to 32 characters as a player sees them (an emoji or an accented letter is one, whatever its
+    /// code units), bounded in code units too, and nothing invisible: no control characters and no
+    /// formatting ones (zero-width spaces, direction overrides) except the joiners emoji sequences use.
+    /// </summary>
+    private static bool IsDisplayable(string name)
+    {
+        if (name.Length is 0 or > MaxDisplayNameUtf16 || new StringInfo(name).LengthInTextElements > MaxDisplayNameLength)
+        {
+            return false;
+        }
+
+        foreach (var rune in name.EnumerateRunes())
+        {
+            var category = Rune.GetUnicodeCategory(rune);
+            var emojiJoiner = rune.Value == ZeroWidthJoiner || rune.Value is >= EmojiTagFirst and <= EmojiTagLast;
+            if (category is UnicodeCategory.Control or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
+                || (category is UnicodeCategory.Format && !emojiJoiner))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>A new guest identity: stateless, so a burst of new players costs no database write.</summary>
@@ -29,9 +66,9 @@ public static class AuthApi
         {
             displayName = $"Guest-{playerId.ToString("N")[..4]}";
         }
-        else if (displayName.Length is 0 or > MaxDisplayNameLength || displayName.Any(char.IsControl))
+        else if (!IsDisplayable(displayName))
         {
-            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} printable characters");
+            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} visible characters, without control or formatting characters");
         }
 
         var token = issuer.Issue(playerId.ToString(), displayName, TokenIssuer.PlayerRole, GuestLifetime);

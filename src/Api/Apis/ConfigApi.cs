@@ -38,16 +38,22 @@ public static partial class ConfigApi
         return TypedResults.Bytes(current.Json, "application/json");
     }
 
-    private static async Task<Results<Ok<GameMode>, ProblemHttpResult>> PutMode(string id, PutModeRequest request, ModeCatalogCache cache)
+    /// <summary>Creates or replaces one mode (the only way a deployment gets a mode its configuration did not ship with).</summary>
+    private static async Task<Results<Ok<GameMode>, ProblemHttpResult>> PutMode(string id, PutModeRequest? request, ModeCatalogCache cache)
     {
         if (!ModeId().IsMatch(id))
         {
             return ApiProblem.Invalid("id", "must be 1 to 32 characters of a-z 0-9 _ -");
         }
 
-        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 64)
+        if (request is null)
         {
-            return ApiProblem.Invalid("name", "must be 1 to 64 characters");
+            return ApiProblem.MissingBody();
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 64 || request.Name.Any(char.IsControl))
+        {
+            return ApiProblem.Invalid("name", "must be 1 to 64 printable characters");
         }
 
         if (request.MaxScorePerSecond is not (>= 1 and <= 1_000_000))
@@ -62,7 +68,8 @@ public static partial class ConfigApi
 
         if (min is < 2 or > MaxPlayersPerRoom || max < min || max > MaxPlayersPerRoom)
         {
-            return ApiProblem.Invalid("multiplayer.minPlayers", $"minPlayers and maxPlayers must satisfy 2 <= minPlayers <= maxPlayers <= {MaxPlayersPerRoom}");
+            var field = min is < 2 or > MaxPlayersPerRoom ? "multiplayer.minPlayers" : "multiplayer.maxPlayers";
+            return ApiProblem.Invalid(field, $"minPlayers and maxPlayers must satisfy 2 <= minPlayers <= maxPlayers <= {MaxPlayersPerRoom}");
         }
 
         var mode = new GameMode(id, request.Name.Trim(), request.MaxScorePerSecond.Value, new MultiplayerRules(enabled, min, max, coop));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
+using Npgsql;
 
 namespace PlayMusic.Api.Errors;
 
@@ -44,6 +45,7 @@ public static class ErrorHandlingExtensions
                 UnavailableException unavailable => (503, ApiProblem.DefaultCode(503), unavailable.Message),
                 // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
                 TimeoutException => (503, ApiProblem.DefaultCode(503), "the backend is still working on this: retry in a few seconds"),
+                _ when IsDatabaseOutage(exception) => (503, ApiProblem.DefaultCode(503), "the database is unreachable: nothing was changed, retry in a few seconds"),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
             if (status == 500)
@@ -64,6 +66,18 @@ public static class ErrorHandlingExtensions
                 ProblemDetails = { Status = status, Detail = detail, Extensions = { [ApiProblem.CodeKey] = code } },
             });
         }
+
+        /// <summary>
+        /// A transient Npgsql failure anywhere in the chain (grain storage wraps it): the database is down or
+        /// unreachable, which is not a server bug; the write it was for failed as a whole.
+        /// </summary>
+        private static bool IsDatabaseOutage(Exception exception) => exception switch
+        {
+            NpgsqlException { IsTransient: true } => true,
+            AggregateException aggregate => aggregate.InnerExceptions.Any(IsDatabaseOutage),
+            { InnerException: { } inner } => IsDatabaseOutage(inner),
+            _ => false,
+        };
 
         private static string JsonField(JsonException json) =>
             string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');

@@ -16,9 +16,9 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
-    private volatile CachedModeCatalog? _current;
+    private CachedModeCatalog? _current;
 
-    public async ValueTask<CachedModeCatalog> GetAsync() => _current ?? await RefreshAsync();
+    public async ValueTask<CachedModeCatalog> GetAsync() => Volatile.Read(ref _current) ?? await RefreshAsync();
 
     public async Task<CachedModeCatalog> PutAsync(GameMode mode) =>
         Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).PutAsync(mode));
@@ -26,17 +26,28 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
     private async Task<CachedModeCatalog> RefreshAsync() =>
         Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync());
 
+    /// <summary>
+    /// Keeps the newest version seen: a refresh that read the grain just before a PUT may return after it,
+    /// and must not put the older catalog back.
+    /// </summary>
     private CachedModeCatalog Store(ModeCatalog catalog)
     {
-        var current = _current;
-        if (current is not null && current.Catalog.Version == catalog.Version)
+        while (true)
         {
-            return current;
-        }
+            var current = Volatile.Read(ref _current);
+            if (current is not null && catalog.Version <= current.Catalog.Version)
+            {
+                return current;
+            }
 
-        var json = JsonSerializer.SerializeToUtf8Bytes(catalog.Modes, JsonSerializerOptions.Web);
-        var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(json))[..16]}\"";
-        return _current = new CachedModeCatalog(catalog, json, etag);
+            var json = JsonSerializer.SerializeToUtf8Bytes(catalog.Modes, JsonSerializerOptions.Web);
+            var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(json))[..16]}\"";
+            var fresh = new CachedModeCatalog(catalog, json, etag);
+            if (Interlocked.CompareExchange(ref _current, fresh, current) == current)
+            {
+                return fresh;
+            }
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

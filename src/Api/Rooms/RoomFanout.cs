@@ -64,7 +64,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         TickEvent? keyframe = null;
         lock (room)
         {
-            HubMetrics.MessagesOut.Add(room.Connections.Count);
+            HubMetrics.MessagesOut(room.Connections.Count);
             room.Apply(tick);
             if (room.Pending.Count > 0)
             {
@@ -124,7 +124,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         {
             lock (room)
             {
-                HubMetrics.MessagesOut.Add(room.Connections.Count);
+                HubMetrics.MessagesOut(room.Connections.Count);
             }
         }
 

@@ -11,6 +11,7 @@ public static class RoomsExtensions
     /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer, input schedule and batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
     {
+        HubMetrics.Publish();
         builder.Services.AddSignalR(o => { o.AddFilter<HubTrafficFilter>(); o.AddFilter<RoomErrorFilter>(); })
             .AddMessagePackProtocol(o => o.SerializerOptions = MessagePackSerializerOptions.Standard
                 .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))

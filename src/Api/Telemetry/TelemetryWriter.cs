@@ -154,8 +154,7 @@ public sealed class TelemetryWriter(
 
     private readonly SemaphoreSlim _connections = new(MaxInFlight);
 
-    private readonly Counter<long> _ingested = meters.Create(TelemetryExtensions.PlayMusicMeter)
-        .CreateCounter<long>("playmusic.analytics.events_ingested", description: "Telemetry events durably stored");
+    private readonly IngestedEvents _ingested = new(meters);
 
     private readonly Histogram<int> _batchSize = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateHistogram<int>("playmusic.analytics.batch_size", description: "Telemetry rows per group commit");
@@ -591,6 +590,18 @@ public sealed class TelemetryWriter(
         public List<Guid> ResolvedDropouts { get; } = [];
 
         public PortalDayEvents Build() => new(transactionId, Sessions, Perfs, Dropouts, Returns, ResolvedDropouts);
+    }
+
+    /// <summary>Observed rather than added to, so <c>/metrics</c> shows the series (at 0) before the first event.</summary>
+    private sealed class IngestedEvents
+    {
+        private long _count;
+
+        public IngestedEvents(IMeterFactory meters) =>
+            meters.Create(TelemetryExtensions.PlayMusicMeter).CreateObservableCounter(
+                "playmusic.analytics.events_ingested", () => Volatile.Read(ref _count), description: "Telemetry events durably stored");
+
+        public void Add(int events) => Interlocked.Add(ref _count, events);
     }
 }
 

@@ -24,10 +24,22 @@ public sealed class ModeCatalogGrain(
 
     public async Task<ModeCatalog> PutAsync(GameMode mode)
     {
-        var modes = Snapshot().Modes.Where(m => m.Id != mode.Id).Append(mode).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
-        state.State.Modes = modes;
+        var (previousModes, previousVersion) = (state.State.Modes, state.State.Version);
+        state.State.Modes = Snapshot().Modes.Where(m => m.Id != mode.Id).Append(mode).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
         state.State.Version++;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not acknowledged, so not served. The write may still have landed (a lost reply): the next
+            // activation reads what storage holds rather than guessing.
+            (state.State.Modes, state.State.Version) = (previousModes, previousVersion);
+            DeactivateOnIdle();
+            throw;
+        }
+
         return Snapshot();
     }
 

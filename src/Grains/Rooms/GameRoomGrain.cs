@@ -680,8 +680,7 @@ public sealed class GameRoomGrain(
             target.OnTickAsync(message).Ignore();
         }
 
-        RoomMetrics.Ticks.Add(1);
-        RoomMetrics.NodeMessages.Add(_targets.Length);
+        RoomMetrics.TickSent(_targets.Length);
     }
 
     private int CountDirtySeats()

@@ -22,15 +22,31 @@ public static class RoomMetrics
     public static readonly Histogram<double> TickDuration = Meter.CreateHistogram<double>(
         "playmusic.room.tick.duration", "ms", "Time a room spends building and sending one tick", advice: TickBuckets);
 
-    /// <summary>Room→node messages: one per node holding the room's connections per tick (see docs/fanout.md).</summary>
-    public static readonly Counter<long> NodeMessages = Meter.CreateCounter<long>(
-        "playmusic.room.node_messages", "{message}", "Tick messages sent from rooms to API nodes");
+    private static long _nodeMessages;
+    private static long _ticks;
 
-    public static readonly Counter<long> Ticks = Meter.CreateCounter<long>(
-        "playmusic.room.ticks", "{tick}", "Ticks produced by running rooms");
-
-    static RoomMetrics() =>
+    /// <summary>
+    /// Counts and the gauge are observed rather than added to, so <c>/metrics</c> shows them (at 0) from the
+    /// start, not from the first match; <see cref="Publish"/> creates them when the silo starts.
+    /// </summary>
+    static RoomMetrics()
+    {
+        // Room→node messages: one per node holding the room's connections per tick (see docs/fanout.md).
+        Meter.CreateObservableCounter("playmusic.room.node_messages", () => Volatile.Read(ref _nodeMessages), "{message}", "Tick messages sent from rooms to API nodes");
+        Meter.CreateObservableCounter("playmusic.room.ticks", () => Volatile.Read(ref _ticks), "{tick}", "Ticks produced by running rooms");
         Meter.CreateObservableGauge("playmusic.room.active", () => Volatile.Read(ref _activeRooms), "{room}", "Rooms whose 30 Hz loop runs on this silo");
+    }
+
+    /// <summary>Runs the static constructor: the instruments exist before any room does.</summary>
+    public static void Publish()
+    {
+    }
+
+    public static void TickSent(int nodeMessages)
+    {
+        Interlocked.Increment(ref _ticks);
+        Interlocked.Add(ref _nodeMessages, nodeMessages);
+    }
 
     public static void LoopStarted() => Interlocked.Increment(ref _activeRooms);
 
