@@ -147,6 +147,22 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_signed_token_without_a_subject_is_401()
+    {
+        var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = TokenIssuer.Issuer,
+            Audience = TokenIssuer.Audience,
+            Claims = new Dictionary<string, object> { [TokenIssuer.NameClaim] = "Nobody", [TokenIssuer.RoleClaim] = TokenIssuer.PlayerRole },
+            Expires = DateTime.UtcNow.AddHours(1),
+            SigningCredentials = new SigningCredentials(_host.Services.GetRequiredService<SymmetricSecurityKey>(), SecurityAlgorithms.HmacSha256),
+        });
+        using var client = _host.Client(token);
+
+        await AssertProblem(await client.GetAsync("/api/games/g1/leaderboard?around=me"), HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+    }
+
+    [Fact]
     public async Task Hub_accepts_the_token_in_the_query_string_only_on_hub_paths()
     {
         var token = (await _host.GuestAsync()).Token;

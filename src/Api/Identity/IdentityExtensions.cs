@@ -43,6 +43,16 @@ public static class IdentityExtensions
 
                         return Task.CompletedTask;
                     },
+                    // Every endpoint acts for the token's subject: a signed token without one is not a caller.
+                    OnTokenValidated = context =>
+                    {
+                        if (string.IsNullOrEmpty(context.Principal?.FindFirstValue(JwtRegisteredClaimNames.Sub)))
+                        {
+                            context.Fail("the token has no subject");
+                        }
+
+                        return Task.CompletedTask;
+                    },
                 };
             });
         builder.Services.AddAuthorizationBuilder()
