@@ -25,6 +25,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicTelemetry();
         builder.AddPlayMusicErrors();
         builder.AddPlayMusicIdentity();
+        builder.AddPlayMusicCors();
         builder.AddPlayMusicRooms();
         builder.AddPlayMusicStandings();
         builder.AddPlayMusicModeCatalog();
@@ -32,6 +33,7 @@ public static class PlayMusicApp
 
         var app = builder.Build();
         app.UsePlayMusicErrors();
+        app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOperationsApi();

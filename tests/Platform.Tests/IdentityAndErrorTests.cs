@@ -147,6 +147,35 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Browsers_on_configured_origins_may_call_and_others_get_no_cors_headers()
+    {
+        await using var host = await ApiHost.StartAsync(_database.ConnectionString,
+            new Dictionary<string, string?> { ["PLAYMUSIC_CORS_ORIGINS"] = "https://y8.com; https://playgama.com" });
+
+        foreach (var (origin, allowed) in new[] { ("https://y8.com", true), ("https://playgama.com", true), ("https://evil.example", false) })
+        {
+            using var preflight = new HttpRequestMessage(HttpMethod.Options, "/api/auth/guest");
+            preflight.Headers.Add("Origin", origin);
+            preflight.Headers.Add("Access-Control-Request-Method", "POST");
+            preflight.Headers.Add("Access-Control-Request-Headers", "content-type,authorization");
+            using var answer = await host.Http.SendAsync(preflight);
+            Assert.Equal(allowed ? origin : null, answer.Headers.TryGetValues("Access-Control-Allow-Origin", out var values) ? values.Single() : null);
+
+            using var post = new HttpRequestMessage(HttpMethod.Post, "/api/auth/guest") { Content = JsonContent.Create(new { displayName = "Cors" }) };
+            post.Headers.Add("Origin", origin);
+            using var created = await host.Http.SendAsync(post);
+            Assert.Equal(HttpStatusCode.OK, created.StatusCode); // CORS is the browser's check; the server still answers
+            Assert.Equal(allowed, created.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
+        // Unset, as on _host: same-origin only.
+        using var unconfigured = new HttpRequestMessage(HttpMethod.Options, "/api/auth/guest");
+        unconfigured.Headers.Add("Origin", "https://y8.com");
+        unconfigured.Headers.Add("Access-Control-Request-Method", "POST");
+        Assert.False((await _host.Http.SendAsync(unconfigured)).Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
     public async Task A_signed_token_without_a_subject_is_401()
     {
         var token = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor

@@ -1,0 +1,33 @@
+namespace PlayMusic.Api;
+
+public static class CorsExtensions
+{
+    /// <summary>
+    /// Browser access from other origins (the engine served from a CDN or a portal's own domain):
+    /// <c>PLAYMUSIC_CORS_ORIGINS</c> lists them (<c>;</c> or <c>,</c> separated, <c>*</c> for any); unset,
+    /// only same-origin pages may call. Credentials are allowed because the official SignalR client
+    /// negotiates with <c>withCredentials</c>; no cookie authenticates here (tokens are bearer headers),
+    /// so allowing them gives another origin nothing it could not do with the token itself.
+    /// </summary>
+    public static IHostApplicationBuilder AddPlayMusicCors(this IHostApplicationBuilder builder)
+    {
+        var origins = (builder.Configuration["PLAYMUSIC_CORS_ORIGINS"] ?? "")
+            .Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        builder.Services.AddCors(o => o.AddDefaultPolicy(policy =>
+        {
+            if (origins is ["*"])
+            {
+                policy.SetIsOriginAllowed(_ => true);
+            }
+            else
+            {
+                policy.WithOrigins(origins);
+            }
+
+            policy.AllowAnyHeader().AllowAnyMethod().AllowCredentials()
+                .WithExposedHeaders("Location", "ETag", "Retry-After")
+                .SetPreflightMaxAge(TimeSpan.FromHours(1));
+        }));
+        return builder;
+    }
+}
