@@ -56,9 +56,11 @@ public static class TelemetryExtensions
     /// <summary><c>/healthz</c> (process up), <c>/readyz</c> (database and silo) and <c>/metrics</c>.</summary>
     public static IEndpointRouteBuilder MapOperationsApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks("/healthz", new() { Predicate = _ => false, ResponseWriter = WriteHealth });
-        endpoints.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteHealth });
-        endpoints.MapPrometheusScrapingEndpoint("/metrics");
+        // Probes and scrapers read: GET or HEAD, anything else is 405.
+        var read = new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]);
+        endpoints.MapHealthChecks("/healthz", new() { Predicate = _ => false, ResponseWriter = WriteHealth }).WithMetadata(read);
+        endpoints.MapHealthChecks("/readyz", new() { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteHealth }).WithMetadata(read);
+        endpoints.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(read);
         return endpoints;
     }
 

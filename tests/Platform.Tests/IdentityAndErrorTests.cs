@@ -175,6 +175,20 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         Assert.False((await _host.Http.SendAsync(unconfigured)).Headers.Contains("Access-Control-Allow-Origin"));
     }
 
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    [InlineData("/metrics")]
+    [InlineData("/api/config/modes")]
+    public async Task Read_endpoints_answer_get_and_head_and_refuse_writes(string path)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _host.Http.GetAsync(path)).StatusCode);
+        using var head = await _host.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        await AssertProblem(await _host.Http.PostAsync(path, null), HttpStatusCode.MethodNotAllowed, "METHOD_NOT_ALLOWED");
+    }
+
     [Fact]
     public async Task A_signed_token_without_a_subject_is_401()
     {

@@ -17,7 +17,7 @@ public static partial class ConfigApi
 
     public static IEndpointRouteBuilder MapConfigApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/api/config/modes", GetModes);
+        endpoints.MapMethods("/api/config/modes", [HttpMethods.Get, HttpMethods.Head], GetModes);
         endpoints.MapGroup("/api/admin/config").RequireAuthorization(IdentityExtensions.AdminPolicy)
             .MapPut("/modes/{id}", PutMode);
         return endpoints;
