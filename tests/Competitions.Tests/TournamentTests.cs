@@ -264,6 +264,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal([endedLast, endedFirst], await ListAsync("&status=ended"));
         Assert.Equal([next, after], await ListAsync("&status=upcoming"));
         Assert.Equal([liveShort, liveLong], await ListAsync("&status=live"));
+        Assert.Equal(await ListAsync(""), await ListAsync("&status=")); // an empty filter is no filter
     }
 
     [Fact]

@@ -77,8 +77,7 @@ public static class PortalsApi
         }
 
         // PROTOCOL §5 spells the filters `country=&deviceTier=`: empty means no filter.
-        country = string.IsNullOrEmpty(country) ? null : country;
-        deviceTier = string.IsNullOrEmpty(deviceTier) ? null : deviceTier;
+        (country, deviceTier) = (QueryFilter.Optional(country), QueryFilter.Optional(deviceTier));
         if ((TelemetryInput.Country(country, out var normalizedCountry) ?? TelemetryInput.DeviceTier(deviceTier)) is { } bad)
         {
             return bad;

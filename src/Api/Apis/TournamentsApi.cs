@@ -129,6 +129,7 @@ public static class TournamentsApi
     private static async Task<Results<Ok<IReadOnlyList<Tournament>>, ProblemHttpResult>> List(
         string? status, string? portal, TournamentDirectory directory, TimeProvider clock)
     {
+        (status, portal) = (QueryFilter.Optional(status), QueryFilter.Optional(portal));
         if (status is not (null or TournamentStatus.Upcoming or TournamentStatus.Live or TournamentStatus.Ended))
         {
             return ApiProblem.Invalid("status", "must be upcoming, live or ended");
