@@ -18,8 +18,11 @@ public static class AdminCommands
         _ => null,
     };
 
-    private static int Token(string[] args)
+    private static int Token(string[] arguments)
     {
+        // Settings given as --NAME=value, as the server takes them (e.g. --PLAYMUSIC_DATA_DIR=/srv/playmusic).
+        var settings = arguments.Where(a => a.StartsWith("--PLAYMUSIC_", StringComparison.Ordinal) && a.Contains('=')).ToArray();
+        var args = arguments.Except(settings).ToArray();
         string role = TokenIssuer.PlayerRole, subject = Guid.NewGuid().ToString(), name = "operator";
         var ttl = TimeSpan.FromHours(1);
         for (var i = 0; i < args.Length; i += 2)
@@ -45,8 +48,10 @@ public static class AdminCommands
             }
         }
 
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().Build();
-        var issuer = new TokenIssuer(SigningKey.Load(configuration), TimeProvider.System);
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddCommandLine(settings).Build();
+        var key = SigningKey.Load(configuration, created: path => Console.Error.WriteLine(
+            $"note: there was no signing key at {path}, so a new one was made; the server signs with the key of its own data directory (or PLAYMUSIC_JWT_KEY)"));
+        var issuer = new TokenIssuer(key, TimeProvider.System);
         Console.WriteLine(issuer.Issue(subject, name, role, ttl).Token);
         return 0;
     }

@@ -12,7 +12,8 @@ public static class SigningKey
 {
     private const int KeyBytes = 32;
 
-    public static SymmetricSecurityKey Load(IConfiguration configuration)
+    /// <param name="created">Told the path when this call generated the key file (the operator's token verb warns).</param>
+    public static SymmetricSecurityKey Load(IConfiguration configuration, Action<string>? created = null)
     {
         var configured = configuration["PLAYMUSIC_JWT_KEY"];
         if (!string.IsNullOrWhiteSpace(configured))
@@ -27,10 +28,10 @@ public static class SigningKey
         }
 
         var path = Path.Combine(configuration["PLAYMUSIC_DATA_DIR"] ?? ".data", "jwt.key");
-        return new SymmetricSecurityKey(Convert.FromBase64String(ReadOrCreate(path)));
+        return new SymmetricSecurityKey(Convert.FromBase64String(ReadOrCreate(path, created)));
     }
 
-    private static string ReadOrCreate(string path)
+    private static string ReadOrCreate(string path, Action<string>? created)
     {
         if (File.Exists(path))
         {
@@ -48,9 +49,13 @@ public static class SigningKey
                 options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             }
 
-            using var file = new FileStream(path, options);
-            using var writer = new StreamWriter(file);
-            writer.Write(key);
+            using (var file = new FileStream(path, options))
+            using (var writer = new StreamWriter(file))
+            {
+                writer.Write(key);
+            }
+
+            created?.Invoke(Path.GetFullPath(path));
             return key;
         }
         catch (IOException) when (File.Exists(path))

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using PlayMusic.Api.Identity;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Platform.Tests;
+
+/// <summary>The operator's token verb of the Api binary, run as the operator runs it.</summary>
+public sealed class TokenCommandTests
+{
+    [Fact]
+    public async Task Mints_an_admin_token_with_the_key_given_as_an_argument()
+    {
+        var (exit, output, _) = await RunAsync("token", "--role", "admin", "--name", "Ops", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}", "--ttl", "2h");
+
+        Assert.Equal(0, exit);
+        var validated = await new JsonWebTokenHandler().ValidateTokenAsync(output.Trim(), new TokenValidationParameters
+        {
+            ValidIssuer = TokenIssuer.Issuer,
+            ValidAudience = TokenIssuer.Audience,
+            IssuerSigningKey = new SymmetricSecurityKey(Convert.FromBase64String(ApiHost.TestJwtKey)),
+        });
+        Assert.True(validated.IsValid, validated.Exception?.Message);
+        var jwt = (JsonWebToken)validated.SecurityToken;
+        Assert.Equal("admin", jwt.GetClaim(TokenIssuer.RoleClaim).Value);
+        Assert.InRange(jwt.ValidTo - DateTime.UtcNow, TimeSpan.FromMinutes(119), TimeSpan.FromMinutes(121));
+    }
+
+    [Theory]
+    [InlineData("99999999d")] // used to overflow TimeSpan and crash
+    [InlineData("367d")]
+    [InlineData("0h")]
+    public async Task Refuses_a_ttl_out_of_range_with_the_usage(string ttl)
+    {
+        var (exit, output, error) = await RunAsync("token", "--role", "admin", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}", "--ttl", ttl);
+
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.StartsWith("usage: token", error);
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] arguments)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(RepositoryPaths.ProjectOutput("Api", "PlayMusic.Api.dll"));
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output, await error);
+    }
+}
