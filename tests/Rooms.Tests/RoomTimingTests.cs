@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
@@ -130,40 +129,5 @@ public sealed class RoomTimingTests : IAsyncLifetime
         await room.AttachNodeAsync(otherNode, [new NodeConnection("c2-again", "p2")]);
         await Poll.UntilAsync(() => !otherNodeEvents.Results.IsEmpty, "results on the node that came back");
         Assert.Equal(["p1", "p2"], otherNodeEvents.Results.Single().Ranking.Select(r => r.PlayerId).Order());
-    }
-
-    private sealed class RecordingNode : IRoomNodeObserver
-    {
-        public ConcurrentQueue<ResultsEvent> Results { get; } = new();
-
-        public ConcurrentQueue<TickEvent> Ticks { get; } = new();
-
-        public ConcurrentQueue<PlayerLeftEvent> Left { get; } = new();
-
-        public Task OnTickAsync(TickEvent tick)
-        {
-            Ticks.Enqueue(tick);
-            return Task.CompletedTask;
-        }
-
-        public Task OnPlayerLeftAsync(PlayerLeftEvent left)
-        {
-            Left.Enqueue(left);
-            return Task.CompletedTask;
-        }
-
-        public Task OnRoomStateAsync(RoomView room) => Task.CompletedTask;
-
-        public Task OnCountdownAsync(CountdownStarted countdown) => Task.CompletedTask;
-
-        public Task OnStemsAsync(StemsEvent stems) => Task.CompletedTask;
-
-        public Task OnEmoteAsync(EmoteEvent emote) => Task.CompletedTask;
-
-        public Task OnResultsAsync(ResultsEvent results)
-        {
-            Results.Enqueue(results);
-            return Task.CompletedTask;
-        }
     }
 }

@@ -30,6 +30,7 @@ public sealed class GameRoomGrain(
 
     private const string AliveReminder = "room-alive";
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan ScoreRetryDelay = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<int, SeatConnection> _seatConnections = [];
     private readonly Dictionary<string, string> _spectators = [];
@@ -56,6 +57,13 @@ public sealed class GameRoomGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (ScoresPending)
+        {
+            // The previous activation ended (a crash, a failed call) between persisting the results and
+            // handing their scores over.
+            RetryScoresIn(TimeSpan.FromSeconds(1));
+        }
+
         if (!Exists || Room.Phase == RoomPhase.Closed)
         {
             return Task.CompletedTask;
@@ -89,9 +97,22 @@ public sealed class GameRoomGrain(
         return Task.CompletedTask;
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) =>
-        // Activation re-arms the grace timer, so a room nobody resumes still closes after a restart.
-        Exists && Room.Phase != RoomPhase.Closed ? Task.CompletedTask : StopReminderAsync();
+    /// <summary>
+    /// Activation re-arms the grace timer, so a room nobody resumes still closes after a restart; and a room
+    /// whose scores have not reached the competitions keeps its reminder until they have.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (ScoresPending)
+        {
+            await RecordScoresAsync();
+        }
+
+        if ((!Exists || Room.Phase == RoomPhase.Closed) && !ScoresPending)
+        {
+            await StopReminderAsync();
+        }
+    }
 
     public async Task<SeatGrant> CreateAsync(CreateRoomCommand command, RoomMember host, string connectionId, RoomNode node)
     {
@@ -714,28 +735,42 @@ public sealed class GameRoomGrain(
         }
 
         PublishLive();
-        await RecordScoresAsync(Room.Results);
+        await RecordScoresAsync();
     }
 
+    private bool ScoresPending => Room.Results is not null && !Room.ScoresRecorded;
+
     /// <summary>
-    /// Hands every seat's final score to the song's competitions (a song is its game's id). Runs are
-    /// idempotent by room and player, so a repeat after a failure cannot count twice; players' portals
-    /// are not known to a room, so multiplayer scores go to the global and "unknown" portal boards.
+    /// Hands every seat's final score to the song's competitions (a song is its game's id). The results are
+    /// persisted first and <see cref="GameRoomState.ScoresRecorded"/> only after every run was accepted, so a
+    /// crash or a failure in between is retried (soon, on the next activation, or by the reminder); runs are
+    /// idempotent by room and player, so a repeat cannot count twice. Players' portals are not known to a
+    /// room, so multiplayer scores go to the global and "unknown" portal boards.
     /// </summary>
-    private async Task RecordScoresAsync(ResultsEvent results)
+    private async Task RecordScoresAsync()
     {
+        if (Room.Results is not { } results || Room.ScoresRecorded)
+        {
+            return;
+        }
+
         var scores = GrainFactory.GetGrain<IGameScoresGrain>(Room.SongId);
-        var runs = results.Ranking.Select(r => scores.RecordAsync(new CompletedRun(
-            $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs, Room.FinishedAt!.Value)));
         try
         {
-            await Task.WhenAll(runs);
+            await Task.WhenAll(results.Ranking.Select(r => scores.RecordAsync(new CompletedRun(
+                $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs, Room.FinishedAt!.Value))));
+            Room.ScoresRecorded = true;
+            await state.WriteStateAsync();
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Room {RoomId} finished but its scores did not all reach the leaderboards", RoomId);
+            logger.LogWarning(ex, "Room {RoomId} finished but its scores did not all reach the leaderboards yet; retrying", RoomId);
+            RetryScoresIn(ScoreRetryDelay);
         }
     }
+
+    private void RetryScoresIn(TimeSpan due) =>
+        this.RegisterGrainTimer(RecordScoresAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
 
     private async Task CloseAsync()
     {
@@ -752,7 +787,11 @@ public sealed class GameRoomGrain(
         await PersistAndBroadcastAsync();
         PublishLive();
         PublishLobby();
-        await StopReminderAsync();
+        if (!ScoresPending)
+        {
+            await StopReminderAsync();
+        }
+
         DeactivateOnIdle();
     }
 

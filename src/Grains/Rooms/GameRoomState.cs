@@ -26,6 +26,9 @@ public sealed class GameRoomState
     [Id(16)] public long? FinishedAt { get; set; }
     [Id(17)] public Dictionary<string, bool> Stems { get; set; } = [];
     [Id(18)] public ResultsEvent? Results { get; set; }
+
+    /// <summary>The results' scores reached the song's competitions (until then the room retries, see GameRoomGrain).</summary>
+    [Id(19)] public bool ScoresRecorded { get; set; }
 }
 
 /// <summary>One seated player; <see cref="Last"/> is the last applied input (checkpointed while running).</summary>
