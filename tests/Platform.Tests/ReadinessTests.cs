@@ -11,10 +11,8 @@ public sealed class ReadinessTests : DatabaseTest
     [Fact]
     public async Task Readyz_goes_503_while_the_database_is_unreachable_and_back_to_200_after()
     {
-        var direct = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
-        await using var proxy = new TcpProxy(direct.Host!, direct.Port);
-        var viaProxy = new NpgsqlConnectionStringBuilder(Database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
-        await using var host = await ApiHost.StartAsync(viaProxy);
+        await using var proxy = ProxyToDatabase();
+        await using var host = await ApiHost.StartAsync(ThroughProxy(proxy));
 
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/readyz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/healthz")).StatusCode);
@@ -30,10 +28,8 @@ public sealed class ReadinessTests : DatabaseTest
     [Fact]
     public async Task Without_the_database_a_mode_change_is_503_and_never_served_or_saved_later()
     {
-        var direct = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
-        await using var proxy = new TcpProxy(direct.Host!, direct.Port);
-        var viaProxy = new NpgsqlConnectionStringBuilder(Database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
-        await using var host = await ApiHost.StartAsync(viaProxy);
+        await using var proxy = ProxyToDatabase();
+        await using var host = await ApiHost.StartAsync(ThroughProxy(proxy));
         using var admin = host.Client(host.AdminToken());
         using var player = host.Client((await host.GuestAsync()).Token);
         (await admin.PutAsJsonAsync("/api/admin/config/modes/flight", Flight("Stored"))).EnsureSuccessStatusCode();
@@ -57,6 +53,16 @@ public sealed class ReadinessTests : DatabaseTest
         // The next stored change writes the whole catalog: the refused one must not ride along.
         Assert.Equal("Stored", await FlightNameAsync(host));
     }
+
+    /// <summary>A proxy in front of the test database that the test can cut and restore.</summary>
+    private TcpProxy ProxyToDatabase()
+    {
+        var direct = new NpgsqlConnectionStringBuilder(Database.ConnectionString);
+        return new TcpProxy(direct.Host!, direct.Port);
+    }
+
+    private string ThroughProxy(TcpProxy proxy) =>
+        new NpgsqlConnectionStringBuilder(Database.ConnectionString) { Port = proxy.Port, Timeout = 3 }.ConnectionString;
 
     private static object Flight(string name) => new
     {
