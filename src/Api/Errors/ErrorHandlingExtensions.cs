@@ -45,7 +45,7 @@ public static class ErrorHandlingExtensions
                 UnavailableException unavailable => (503, ApiProblem.DefaultCode(503), unavailable.Message),
                 // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
                 TimeoutException => (503, ApiProblem.DefaultCode(503), "the backend is still working on this: retry in a few seconds"),
-                _ when IsDatabaseOutage(exception) => (503, ApiProblem.DefaultCode(503), "the database could not be reached, so this was not done: retry in a few seconds"),
+                _ when IsDatabaseOutage(exception) => (503, ApiProblem.DefaultCode(503), "the database could not be reached: retry in a few seconds"),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
             if (status == 500)
