@@ -1,3 +1,5 @@
+using Microsoft.Net.Http.Headers;
+
 namespace PlayMusic.Api;
 
 public static class CorsExtensions
@@ -29,5 +31,33 @@ public static class CorsExtensions
                 .SetPreflightMaxAge(TimeSpan.FromHours(1));
         }));
         return builder;
+    }
+
+    /// <summary>
+    /// CORS, and <c>Vary: Origin</c> on every answer when origins are configured: the answer to a listed
+    /// origin carries headers the answer to another does not, and a shared cache must not mix them
+    /// (ASP.NET Core adds it only when several origins are listed).
+    /// </summary>
+    public static WebApplication UsePlayMusicCors(this WebApplication app)
+    {
+        if (!string.IsNullOrWhiteSpace(app.Configuration["PLAYMUSIC_CORS_ORIGINS"]))
+        {
+            app.Use((context, next) =>
+            {
+                context.Response.OnStarting(() =>
+                {
+                    if (!context.Response.Headers.Vary.Any(v => v?.Contains(HeaderNames.Origin, StringComparison.OrdinalIgnoreCase) == true))
+                    {
+                        context.Response.Headers.Append(HeaderNames.Vary, HeaderNames.Origin);
+                    }
+
+                    return Task.CompletedTask;
+                });
+                return next(context);
+            });
+        }
+
+        app.UseCors();
+        return app;
     }
 }

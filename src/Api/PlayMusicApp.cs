@@ -33,7 +33,7 @@ public static class PlayMusicApp
 
         var app = builder.Build();
         app.UsePlayMusicErrors();
-        app.UseCors();
+        app.UsePlayMusicCors();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOperationsApi();

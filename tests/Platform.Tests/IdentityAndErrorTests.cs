@@ -166,6 +166,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
             using var created = await host.Http.SendAsync(post);
             Assert.Equal(HttpStatusCode.OK, created.StatusCode); // CORS is the browser's check; the server still answers
             Assert.Equal(allowed, created.Headers.Contains("Access-Control-Allow-Origin"));
+            Assert.Contains("Origin", created.Headers.Vary); // a shared cache keeps the answers per origin
         }
 
         // Unset, as on _host: same-origin only.
