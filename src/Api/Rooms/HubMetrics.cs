@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.SignalR;
+using PlayMusic.Grains.Diagnostics;
 using PlayMusic.Hosting;
 
 namespace PlayMusic.Api.Rooms;
@@ -9,19 +10,16 @@ public static class HubMetrics
 {
     private static readonly Meter Meter = new(TelemetryExtensions.PlayMusicMeter);
 
-    private static long _messagesIn;
-    private static long _messagesOut;
-    private static int _connections;
+    private static readonly ObservedCount In = new();
+    private static readonly ObservedCount Out = new();
+    private static readonly ObservedCount Connections = new();
 
     /// <summary>Observed rather than added to, so <c>/metrics</c> shows them (at 0) before the first connection.</summary>
     static HubMetrics()
     {
-        Meter.CreateObservableCounter("playmusic.hub.messages_in", () => Volatile.Read(ref _messagesIn), "{message}",
-            "Client-to-server hub invocations (sent or invoked)");
-        Meter.CreateObservableCounter("playmusic.hub.messages_out", () => Volatile.Read(ref _messagesOut), "{message}",
-            "Room events delivered by this node, one per receiving local connection");
-        Meter.CreateObservableUpDownCounter("playmusic.hub.connections", () => Volatile.Read(ref _connections), "{connection}",
-            "Hub connections open on this node");
+        In.CounterOn(Meter, "playmusic.hub.messages_in", "{message}", "Client-to-server hub invocations (sent or invoked)");
+        Out.CounterOn(Meter, "playmusic.hub.messages_out", "{message}", "Room events delivered by this node, one per receiving local connection");
+        Connections.UpDownCounterOn(Meter, "playmusic.hub.connections", "{connection}", "Hub connections open on this node");
     }
 
     /// <summary>Runs the static constructor: the instruments exist before any connection does.</summary>
@@ -29,13 +27,13 @@ public static class HubMetrics
     {
     }
 
-    public static void MessageIn() => Interlocked.Increment(ref _messagesIn);
+    public static void MessageIn() => In.Add(1);
 
-    public static void MessagesOut(int count) => Interlocked.Add(ref _messagesOut, count);
+    public static void MessagesOut(int count) => Out.Add(count);
 
-    public static void Connected() => Interlocked.Increment(ref _connections);
+    public static void Connected() => Connections.Add(1);
 
-    public static void Disconnected() => Interlocked.Decrement(ref _connections);
+    public static void Disconnected() => Connections.Add(-1);
 }
 
 /// <summary>Counts every hub invocation, whatever its outcome, and the connections open.</summary>

@@ -5,6 +5,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PlayMusic.Analytics;
 using PlayMusic.Api.Errors;
+using PlayMusic.Grains.Diagnostics;
 using PlayMusic.Hosting;
 using Orleans.Runtime;
 
@@ -154,10 +155,18 @@ public sealed class TelemetryWriter(
 
     private readonly SemaphoreSlim _connections = new(MaxInFlight);
 
-    private readonly IngestedEvents _ingested = new(meters);
+    private readonly ObservedCount _ingested = IngestedEvents(meters);
 
     private readonly Histogram<int> _batchSize = meters.Create(TelemetryExtensions.PlayMusicMeter)
         .CreateHistogram<int>("playmusic.analytics.batch_size", description: "Telemetry rows per group commit");
+
+    /// <summary>Observed rather than added to, so <c>/metrics</c> shows the series (at 0) before the first event.</summary>
+    private static ObservedCount IngestedEvents(IMeterFactory meters)
+    {
+        var count = new ObservedCount();
+        count.CounterOn(meters.Create(TelemetryExtensions.PlayMusicMeter), "playmusic.analytics.events_ingested", null, "Telemetry events durably stored");
+        return count;
+    }
 
     /// <summary>Latest <c>started_at</c> of any dispatched batch (only the dispatch loop uses it).</summary>
     private DateTime _lastStartedAt = DateTime.MinValue;
@@ -590,18 +599,6 @@ public sealed class TelemetryWriter(
         public List<Guid> ResolvedDropouts { get; } = [];
 
         public PortalDayEvents Build() => new(transactionId, Sessions, Perfs, Dropouts, Returns, ResolvedDropouts);
-    }
-
-    /// <summary>Observed rather than added to, so <c>/metrics</c> shows the series (at 0) before the first event.</summary>
-    private sealed class IngestedEvents
-    {
-        private long _count;
-
-        public IngestedEvents(IMeterFactory meters) =>
-            meters.Create(TelemetryExtensions.PlayMusicMeter).CreateObservableCounter(
-                "playmusic.analytics.events_ingested", () => Volatile.Read(ref _count), description: "Telemetry events durably stored");
-
-        public void Add(int events) => Interlocked.Add(ref _count, events);
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using PlayMusic.Grains.Diagnostics;
 
 namespace PlayMusic.Grains.Rooms;
 
@@ -13,7 +14,9 @@ public static class RoomMetrics
         HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 33, 50, 100, 250, 1000],
     };
 
-    private static int _activeRooms;
+    private static readonly ObservedCount ActiveRooms = new();
+    private static readonly ObservedCount NodeMessages = new();
+    private static readonly ObservedCount Ticks = new();
 
     /// <summary>How late each tick ran against its ideal time (start + n × 1/30 s).</summary>
     public static readonly Histogram<double> TickLag = Meter.CreateHistogram<double>(
@@ -22,19 +25,16 @@ public static class RoomMetrics
     public static readonly Histogram<double> TickDuration = Meter.CreateHistogram<double>(
         "playmusic.room.tick.duration", "ms", "Time a room spends building and sending one tick", advice: TickBuckets);
 
-    private static long _nodeMessages;
-    private static long _ticks;
-
     /// <summary>
-    /// Counts and the gauge are observed rather than added to, so <c>/metrics</c> shows them (at 0) from the
+    /// Counts are observed rather than added to, so <c>/metrics</c> shows them (at 0) from the
     /// start, not from the first match; <see cref="Publish"/> creates them when the silo starts.
     /// </summary>
     static RoomMetrics()
     {
         // Room→node messages: one per node holding the room's connections per tick (see docs/fanout.md).
-        Meter.CreateObservableCounter("playmusic.room.node_messages", () => Volatile.Read(ref _nodeMessages), "{message}", "Tick messages sent from rooms to API nodes");
-        Meter.CreateObservableCounter("playmusic.room.ticks", () => Volatile.Read(ref _ticks), "{tick}", "Ticks produced by running rooms");
-        Meter.CreateObservableGauge("playmusic.room.active", () => Volatile.Read(ref _activeRooms), "{room}", "Rooms whose 30 Hz loop runs on this silo");
+        NodeMessages.CounterOn(Meter, "playmusic.room.node_messages", "{message}", "Tick messages sent from rooms to API nodes");
+        Ticks.CounterOn(Meter, "playmusic.room.ticks", "{tick}", "Ticks produced by running rooms");
+        ActiveRooms.UpDownCounterOn(Meter, "playmusic.room.active", "{room}", "Rooms whose 30 Hz loop runs on this silo");
     }
 
     /// <summary>Runs the static constructor: the instruments exist before any room does.</summary>
@@ -44,11 +44,11 @@ public static class RoomMetrics
 
     public static void TickSent(int nodeMessages)
     {
-        Interlocked.Increment(ref _ticks);
-        Interlocked.Add(ref _nodeMessages, nodeMessages);
+        Ticks.Add(1);
+        NodeMessages.Add(nodeMessages);
     }
 
-    public static void LoopStarted() => Interlocked.Increment(ref _activeRooms);
+    public static void LoopStarted() => ActiveRooms.Add(1);
 
-    public static void LoopStopped() => Interlocked.Decrement(ref _activeRooms);
+    public static void LoopStopped() => ActiveRooms.Add(-1);
 }
