@@ -1,6 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using PlayMusic.Hosting;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
@@ -15,9 +12,9 @@ public sealed class RoomScoresTests : DatabaseTest
         var roomId = Guid.NewGuid().ToString();
 
         // A silo whose competitions cannot take the scores (no scores service registered): the match still ends.
-        await using (var failing = await StartSiloAsync(withCompetitions: false))
+        await using (var failing = await TestSilo.StartAsync(Database.ConnectionString, competitions: false))
         {
-            var grains = failing.Services.GetRequiredService<IGrainFactory>();
+            var grains = failing.Grains;
             var node = new RoomNode("test-node", grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode()));
             var room = grains.GetGrain<IGameRoomGrain>(roomId);
             await room.CreateAsync(new CreateRoomCommand("runner", songId, 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", node);
@@ -32,8 +29,8 @@ public sealed class RoomScoresTests : DatabaseTest
         }
 
         // The next silo (a restart, a fixed deployment) activates the room and hands the scores over.
-        await using var working = await StartSiloAsync(withCompetitions: true);
-        var again = working.Services.GetRequiredService<IGrainFactory>().GetGrain<IGameRoomGrain>(roomId);
+        await using var working = await TestSilo.StartAsync(Database.ConnectionString);
+        var again = working.Grains.GetGrain<IGameRoomGrain>(roomId);
         Assert.Equal("finished", (await again.GetViewAsync()).State);
         await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 2, "both players' runs are recorded");
         Assert.Equal(2L, await Database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}' AND verdict = 'accepted'"));
@@ -41,35 +38,4 @@ public sealed class RoomScoresTests : DatabaseTest
 
     private Task<long> RunsOfAsync(string songId) =>
         Database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}'");
-
-    private async Task<SiloHost> StartSiloAsync(bool withCompetitions)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        foreach (var (key, value) in ApiHost.Settings(Database.ConnectionString, FreePort.Next(), FreePort.Next()))
-        {
-            builder.Configuration[key] = value;
-        }
-
-        builder.AddPlayMusicDatabase();
-        builder.AddPlayMusicSilo();
-        if (withCompetitions)
-        {
-            builder.AddPlayMusicCompetitions();
-        }
-
-        var host = builder.Build();
-        await host.StartAsync();
-        return new SiloHost(host);
-    }
-
-    private sealed class SiloHost(IHost host) : IAsyncDisposable
-    {
-        public IServiceProvider Services => host.Services;
-
-        public async ValueTask DisposeAsync()
-        {
-            await host.StopAsync();
-            host.Dispose();
-        }
-    }
 }

@@ -1,7 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
-using PlayMusic.Hosting;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
@@ -17,31 +15,19 @@ public sealed class RoomTimingTests : IAsyncLifetime
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     private readonly RecordingNode _node = new();
     private TestDatabase _database = null!;
-    private IHost _silo = null!;
+    private TestSilo _silo = null!;
     private IGrainFactory _grains = null!;
 
     public async Task InitializeAsync()
     {
         _database = await TestDatabase.CreateAsync();
-        var builder = Host.CreateApplicationBuilder();
-        foreach (var (key, value) in ApiHost.Settings(_database.ConnectionString, FreePort.Next(), FreePort.Next()))
-        {
-            builder.Configuration[key] = value;
-        }
-
-        builder.AddPlayMusicDatabase();
-        builder.AddPlayMusicSilo();
-        builder.AddPlayMusicCompetitions();
-        builder.Services.AddSingleton<TimeProvider>(_time);
-        _silo = builder.Build();
-        await _silo.StartAsync();
-        _grains = _silo.Services.GetRequiredService<IGrainFactory>();
+        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
+        _grains = _silo.Grains;
     }
 
     public async Task DisposeAsync()
     {
-        await _silo.StopAsync();
-        _silo.Dispose();
+        await _silo.DisposeAsync();
         await _database.DisposeAsync();
     }
 
