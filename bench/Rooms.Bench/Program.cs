@@ -1,6 +1,8 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
+using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using System.Diagnostics.Tracing;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -13,6 +15,8 @@ using PlayMusic.Rooms;
 // p99 (from /metrics), server CPU s/s and RSS (from /proc/<pid>), and this driver's CPU.
 //   dotnet PlayMusic.Rooms.Bench.dll --url http://127.0.0.1:5180 --server-pid 1234 --rooms 50,100 --seconds 15
 // With --idle-lobbies N it instead measures server memory per idle lobby: N connections, then one lobby each.
+// With --floor websocket|signalr it drives bench/Rooms.Floor instead (same message pattern): what the transport
+// alone costs, raw WebSockets or SignalR with MessagePack, without Orleans or game rules.
 var options = Args.Parse(args);
 if (options.IdleLobbies > 0)
 {
@@ -63,10 +67,15 @@ static async Task MeasureIdleLobbiesAsync(Args options)
 static async Task RunAsync(Args options, int roomCount)
 {
     using var http = new HttpClient { BaseAddress = options.Url };
-    var rooms = new List<BenchRoom>();
+    var rooms = new List<DrivenRoom>();
     for (var i = 0; i < roomCount; i++)
     {
-        rooms.Add(await BenchRoom.StartAsync(http, options.Url, i));
+        rooms.Add(options.Floor switch
+        {
+            "websocket" => await FloorRoomClient.StartAsync(options.Url, i),
+            "signalr" => await BenchRoom.JoinFloorAsync(options.Url, i),
+            _ => await BenchRoom.StartAsync(http, options.Url, i),
+        });
     }
 
     await Task.WhenAll(rooms.Select(r => r.WaitRunningAsync()));
@@ -83,7 +92,8 @@ static async Task RunAsync(Args options, int roomCount)
         room.ResetCounters();
     }
 
-    var lagBefore = await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag");
+    // The floor server has no metrics: its tick lag is not measured.
+    var lagBefore = options.Floor is not null ? null : await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag");
     var serverBefore = ProcessStats.Read(options.ServerPid);
     var driverBefore = Process.GetCurrentProcess().TotalProcessorTime;
     var clock = Stopwatch.StartNew();
@@ -92,15 +102,15 @@ static async Task RunAsync(Args options, int roomCount)
     var elapsed = clock.Elapsed.TotalSeconds;
     var driverCpu = (Process.GetCurrentProcess().TotalProcessorTime - driverBefore).TotalSeconds / elapsed;
     var serverAfter = ProcessStats.Read(options.ServerPid);
-    var lag = (await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag")).Minus(lagBefore);
+    var lag = lagBefore is null ? null : (await Histogram.ScrapeAsync(http, "playmusic_room_tick_lag")).Minus(lagBefore);
 
     var latencies = rooms.SelectMany(r => r.Latencies()).Order().ToArray();
     var receivers = roomCount * 3;
     var delivery = rooms.Sum(r => r.TicksReceived) / (receivers * elapsed * 30);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"rooms={roomCount} connections={receivers} seconds={elapsed:F1} samples={latencies.Length} " +
+        $"{(options.Floor is null ? "" : $"floor={options.Floor} ")}rooms={roomCount} connections={receivers} seconds={elapsed:F1} samples={latencies.Length} " +
         $"latency_ms p50={Pct(latencies, 0.50):F1} p95={Pct(latencies, 0.95):F1} p99={Pct(latencies, 0.99):F1} max={latencies.LastOrDefault():F1} " +
-        $"delivery={delivery:F3} tick_lag_p99_ms<={lag.Quantile(0.99)} " +
+        $"delivery={delivery:F3} tick_lag_p99_ms<={lag?.Quantile(0.99)} " +
         $"server_cpu_s_per_s={(serverBefore is null ? double.NaN : (serverAfter!.CpuSeconds - serverBefore.CpuSeconds) / elapsed):F2} " +
         $"server_rss_mib={(serverAfter?.RssKiB ?? 0) / 1024.0:F0} driver_cpu_s_per_s={driverCpu:F2}"));
 
@@ -109,7 +119,7 @@ static async Task RunAsync(Args options, int roomCount)
 
 static double Pct(double[] sorted, double q) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(q * sorted.Length))];
 
-sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int WarmupSeconds, int IdleLobbies)
+sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int WarmupSeconds, int IdleLobbies, string? Floor)
 {
     public static Args Parse(string[] args)
     {
@@ -121,25 +131,93 @@ sealed record Args(Uri Url, int? ServerPid, int[] Rooms, int Seconds, int Warmup
             [.. Get("--rooms", "10").Split(',').Select(r => int.Parse(r, CultureInfo.InvariantCulture))],
             int.Parse(Get("--seconds", "15"), CultureInfo.InvariantCulture),
             int.Parse(Get("--warmup", "15"), CultureInfo.InvariantCulture),
-            int.Parse(Get("--idle-lobbies", "0"), CultureInfo.InvariantCulture));
+            int.Parse(Get("--idle-lobbies", "0"), CultureInfo.InvariantCulture),
+            Get("--floor", "") is { Length: > 0 } floor ? floor : null);
     }
 }
 
-/// <summary>One room: two input-sending players and a spectator, each recording when it first saw the other's seq.</summary>
-sealed class BenchRoom : IAsyncDisposable
+/// <summary>
+/// One driven room: two players sending inputs at 30 Hz and a spectator, each receiver recording when it
+/// first saw the other seats' seq in a tick.
+/// </summary>
+abstract class DrivenRoom : IAsyncDisposable
 {
     private const int Window = 4096;
-    private readonly HubConnection[] _connections;
     private readonly long[][] _sentAt = [new long[Window], new long[Window]];
     private readonly List<double> _latencies = [];
-    private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _ticks;
     private long _seq;
 
-    private BenchRoom(HubConnection[] connections) => _connections = connections;
-
     public long TicksReceived => Interlocked.Read(ref _ticks);
+
+    public abstract Task WaitRunningAsync();
+
+    public abstract ValueTask DisposeAsync();
+
+    /// <summary>Sends one input of a player seat, without waiting for it to be written.</summary>
+    protected abstract void SendInput(int seat, long seq, long songTimeMs);
+
+    public void ResetCounters()
+    {
+        lock (_latencies)
+        {
+            _latencies.Clear();
+            Interlocked.Exchange(ref _ticks, 0);
+        }
+    }
+
+    public IEnumerable<double> Latencies()
+    {
+        lock (_latencies)
+        {
+            return [.. _latencies];
+        }
+    }
+
+    public async Task SendInputsAsync(CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromTicks(TimeSpan.TicksPerSecond / 30));
+        while (await timer.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+        {
+            var seq = ++_seq; // continues across calls (warm-up, then measurement): seq and score only ever grow
+            var songTimeMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
+            for (var seat = 0; seat < 2; seat++)
+            {
+                Volatile.Write(ref _sentAt[seat][seq % Window], Stopwatch.GetTimestamp());
+                SendInput(seat, seq, songTimeMs);
+            }
+        }
+    }
+
+    protected void TickReceived() => Interlocked.Increment(ref _ticks);
+
+    /// <summary>A receiver saw a seat's seq in a delta tick: players observe the other seat, the spectator both.</summary>
+    protected void Observed(int receiver, int seat, long seq, long now)
+    {
+        if (seat == receiver || seq == 0)
+        {
+            return;
+        }
+
+        var sent = Volatile.Read(ref _sentAt[seat][seq % Window]);
+        if (sent != 0)
+        {
+            lock (_latencies)
+            {
+                _latencies.Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
+            }
+        }
+    }
+}
+
+/// <summary>A room of the real hub (/hubs/game, MessagePack).</summary>
+sealed class BenchRoom : DrivenRoom
+{
+    private readonly HubConnection[] _connections;
+    private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private BenchRoom(HubConnection[] connections) => _connections = connections;
 
     public static async Task<BenchRoom> StartAsync(HttpClient http, Uri url, int index)
     {
@@ -177,6 +255,24 @@ sealed class BenchRoom : IAsyncDisposable
         return room;
     }
 
+    /// <summary>A room of bench/Rooms.Floor's hub: the same SendInput and Tick, without accounts or room rules.</summary>
+    public static async Task<BenchRoom> JoinFloorAsync(Uri url, int index)
+    {
+        var connections = new HubConnection[3];
+        var room = new BenchRoom(connections);
+        room._running.TrySetResult();
+        for (var seat = 0; seat < 3; seat++)
+        {
+            var receiver = seat;
+            connections[seat] = new HubConnectionBuilder().WithUrl(new Uri(url, "/floor-hub")).AddMessagePackProtocol().Build();
+            connections[seat].On<TickEvent>("Tick", tick => room.OnTick(receiver, tick));
+            await connections[seat].StartAsync();
+            await connections[seat].InvokeAsync("Join", index, seat);
+        }
+
+        return room;
+    }
+
     /// <summary>A started MessagePack connection for a new guest.</summary>
     public static async Task<HubConnection> ConnectAsync(HttpClient http, Uri url, string displayName)
     {
@@ -195,74 +291,149 @@ sealed class BenchRoom : IAsyncDisposable
             .Build();
     }
 
-    public Task WaitRunningAsync() => _running.Task;
+    public override Task WaitRunningAsync() => _running.Task;
 
-    public void ResetCounters()
+    protected override void SendInput(int seat, long seq, long songTimeMs)
     {
-        lock (_latencies)
+        var input = new Dictionary<string, object>
         {
-            _latencies.Clear();
-            Interlocked.Exchange(ref _ticks, 0);
-        }
-    }
-
-    public IEnumerable<double> Latencies()
-    {
-        lock (_latencies)
-        {
-            return [.. _latencies];
-        }
-    }
-
-    public async Task SendInputsAsync(CancellationToken stop)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromTicks(TimeSpan.TicksPerSecond / 30));
-        while (await timer.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
-        {
-            var seq = ++_seq; // continues across calls (warm-up, then measurement): seq and score only ever grow
-            var songTimeMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds;
-            for (var seat = 0; seat < 2; seat++)
-            {
-                Volatile.Write(ref _sentAt[seat][seq % Window], Stopwatch.GetTimestamp());
-                var input = new Dictionary<string, object>
-                {
-                    ["seq"] = seq, ["songTimeMs"] = songTimeMs, ["x"] = 1.0, ["y"] = 0.0, ["z"] = seq * 0.1,
-                    ["lane"] = (int)(seq % 8), ["anim"] = "run", ["score"] = seq, ["combo"] = 1,
-                };
-                _ = _connections[seat].SendAsync("SendInput", input);
-            }
-        }
+            ["seq"] = seq, ["songTimeMs"] = songTimeMs, ["x"] = 1.0, ["y"] = 0.0, ["z"] = seq * 0.1,
+            ["lane"] = (int)(seq % 8), ["anim"] = "run", ["score"] = seq, ["combo"] = 1,
+        };
+        _ = _connections[seat].SendAsync("SendInput", input);
     }
 
     private void OnTick(int receiver, TickEvent tick)
     {
         var now = Stopwatch.GetTimestamp();
-        Interlocked.Increment(ref _ticks);
+        TickReceived();
+        if (tick.Full)
+        {
+            return;
+        }
+
         foreach (var seat in tick.Players)
         {
-            // Players observe the other seat; the spectator observes both.
-            if (seat.Seat == receiver || seat.Seq == 0)
-            {
-                continue;
-            }
-
-            var sent = Volatile.Read(ref _sentAt[seat.Seat][seat.Seq % Window]);
-            if (sent != 0 && !tick.Full)
-            {
-                lock (_latencies)
-                {
-                    _latencies.Add(Stopwatch.GetElapsedTime(sent, now).TotalMilliseconds);
-                }
-            }
+            Observed(receiver, seat.Seat, seat.Seq, now);
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         foreach (var connection in _connections)
         {
             await connection.DisposeAsync();
         }
+    }
+}
+
+/// <summary>
+/// A room of bench/Rooms.Floor: raw WebSockets with frames of the real messages' sizes (a MessagePack
+/// SendInput invocation is ~115 bytes). Input frames start with their seq; ticks with the tick number, then
+/// each player seat's latest input (56 bytes apiece, so its seq).
+/// </summary>
+sealed class FloorRoomClient : DrivenRoom
+{
+    private const int InputBytes = 112;
+    private const int SeatBytes = 56;
+    private readonly ClientWebSocket[] _sockets;
+    private readonly byte[][] _inputs = [new byte[InputBytes], new byte[InputBytes]];
+    private readonly int[] _sending = new int[2];
+    private readonly CancellationTokenSource _closing = new();
+    private readonly Task[] _receivers;
+
+    private FloorRoomClient(ClientWebSocket[] sockets)
+    {
+        _sockets = sockets;
+        _receivers = [.. Enumerable.Range(0, sockets.Length).Select(ReceiveAsync)];
+    }
+
+    public static async Task<FloorRoomClient> StartAsync(Uri url, int index)
+    {
+        var sockets = new ClientWebSocket[3];
+        for (var seat = 0; seat < 3; seat++)
+        {
+            sockets[seat] = new ClientWebSocket();
+            await sockets[seat].ConnectAsync(new Uri($"ws://{url.Authority}/floor/{index}/{seat}"), CancellationToken.None);
+        }
+
+        return new FloorRoomClient(sockets);
+    }
+
+    /// <summary>The floor server ticks every room from the start.</summary>
+    public override Task WaitRunningAsync() => Task.CompletedTask;
+
+    protected override void SendInput(int seat, long seq, long songTimeMs)
+    {
+        // One input in flight per player, like the real client's ordered sends; a player still sending skips a beat.
+        if (Interlocked.Exchange(ref _sending[seat], 1) == 1)
+        {
+            return;
+        }
+
+        BinaryPrimitives.WriteInt64LittleEndian(_inputs[seat], seq);
+        BinaryPrimitives.WriteInt64LittleEndian(_inputs[seat].AsSpan(8), songTimeMs);
+        _ = SendAsync(seat);
+    }
+
+    private async Task SendAsync(int seat)
+    {
+        try
+        {
+            await _sockets[seat].SendAsync(_inputs[seat], WebSocketMessageType.Binary, true, CancellationToken.None);
+        }
+        catch (WebSocketException)
+        {
+        }
+        finally
+        {
+            Volatile.Write(ref _sending[seat], 0);
+        }
+    }
+
+    private async Task ReceiveAsync(int receiver)
+    {
+        var frame = new byte[1024];
+        var lastSeen = new long[2]; // a seat's seq repeats in every tick until its next input: count its first sight only
+        try
+        {
+            while (true)
+            {
+                var received = await _sockets[receiver].ReceiveAsync(frame.AsMemory(), _closing.Token);
+                if (received.MessageType == WebSocketMessageType.Close)
+                {
+                    return;
+                }
+
+                var now = Stopwatch.GetTimestamp();
+                TickReceived();
+                for (var seat = 0; seat < 2; seat++)
+                {
+                    var seq = BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(8 + seat * SeatBytes));
+                    if (seq > lastSeen[seat])
+                    {
+                        lastSeen[seat] = seq;
+                        Observed(receiver, seat, seq, now);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await _closing.CancelAsync();
+        await Task.WhenAll(_receivers);
+        foreach (var socket in _sockets)
+        {
+            socket.Abort();
+            socket.Dispose();
+        }
+
+        _closing.Dispose();
     }
 }
 
