@@ -365,7 +365,7 @@ sealed class FloorRoomClient : DrivenRoom
 
     protected override void SendInput(int seat, long seq, long songTimeMs)
     {
-        // One input in flight per player, like the real client's ordered sends; a player still sending skips a beat.
+        // A WebSocket takes one send at a time: a player whose last input is still being sent skips a beat.
         if (Interlocked.Exchange(ref _sending[seat], 1) == 1)
         {
             return;
