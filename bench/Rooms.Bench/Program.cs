@@ -328,13 +328,13 @@ sealed class BenchRoom : DrivenRoom
 }
 
 /// <summary>
-/// A room of bench/Rooms.Floor: raw WebSockets with frames of the real messages' sizes (a MessagePack
-/// SendInput invocation is ~115 bytes). Input frames start with their seq; ticks with the tick number, then
-/// each player seat's latest input (56 bytes apiece, so its seq).
+/// A room of bench/Rooms.Floor: raw WebSockets with frames of the real messages' sizes under MessagePack (a
+/// SendInput invocation is 130 bytes, a two-seat Tick 274). Input frames start with their seq; ticks with the
+/// tick number, then each player seat's latest input (56 bytes apiece, so its seq).
 /// </summary>
 sealed class FloorRoomClient : DrivenRoom
 {
-    private const int InputBytes = 112;
+    private const int InputBytes = 130;
     private const int SeatBytes = 56;
     private readonly ClientWebSocket[] _sockets;
     private readonly byte[][] _inputs = [new byte[InputBytes], new byte[InputBytes]];

@@ -6,8 +6,8 @@ namespace PlayMusic.Rooms.Floor;
 /// <summary>A room of the raw WebSocket floor: three sockets and the latest input of each player seat.</summary>
 sealed class WebSocketFloorRoom
 {
-    /// <summary>About a MessagePack Tick of the real hub with two seats; it starts with the tick number and both seats' inputs.</summary>
-    public const int TickBytes = 256;
+    /// <summary>The size of the real hub's two-seat Tick under MessagePack; it starts with the tick number and both seats' inputs.</summary>
+    public const int TickBytes = 274;
 
     /// <summary>What the tick carries of each seat's latest input (the driver's input frames start with their seq).</summary>
     private const int InputBytes = 56;
