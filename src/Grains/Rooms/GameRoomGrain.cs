@@ -41,6 +41,7 @@ public sealed class GameRoomGrain(
     private IGrainTimer? _countdownTimer;
     private IGrainTimer? _tickTimer;
     private IGrainTimer? _graceTimer;
+    private IGrainTimer? _scoreRetryTimer;
     private FixedTimestep? _timestep;
     private bool _forceFull;
     private int _ticksSinceFull;
@@ -769,8 +770,18 @@ public sealed class GameRoomGrain(
         }
     }
 
-    private void RetryScoresIn(TimeSpan due) =>
-        this.RegisterGrainTimer(RecordScoresAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
+    /// <summary>One pending retry at a time: a failure in the reminder's attempt re-aims it rather than starting another.</summary>
+    private void RetryScoresIn(TimeSpan due)
+    {
+        if (_scoreRetryTimer is null)
+        {
+            _scoreRetryTimer = this.RegisterGrainTimer(RecordScoresAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
+        }
+        else
+        {
+            _scoreRetryTimer.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
 
     private async Task CloseAsync()
     {
