@@ -21,8 +21,10 @@ public static class AdminCommands
     private static int Token(string[] arguments)
     {
         // Settings given as --NAME=value, as the server takes them (e.g. --PLAYMUSIC_DATA_DIR=/srv/playmusic).
-        var settings = arguments.Where(a => a.StartsWith("--PLAYMUSIC_", StringComparison.Ordinal) && a.Contains('=')).ToArray();
-        var args = arguments.Except(settings).ToArray();
+        static bool IsSetting(string argument) => argument.StartsWith("--PLAYMUSIC_", StringComparison.Ordinal) && argument.Contains('=');
+        var settings = arguments.Where(IsSetting).ToArray();
+        // Not Except: a set operation, it also dropped repeated values (--subject admin --role admin lost one "admin").
+        var args = arguments.Where(a => !IsSetting(a)).ToArray();
         string role = TokenIssuer.PlayerRole, subject = Guid.NewGuid().ToString(), name = "operator";
         var ttl = TimeSpan.FromHours(1);
         for (var i = 0; i < args.Length; i += 2)

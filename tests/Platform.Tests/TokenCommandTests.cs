@@ -27,6 +27,16 @@ public sealed class TokenCommandTests
         Assert.InRange(jwt.ValidTo - DateTime.UtcNow, TimeSpan.FromMinutes(119), TimeSpan.FromMinutes(121));
     }
 
+    [Fact]
+    public async Task Takes_the_same_value_for_several_options()
+    {
+        var (exit, output, error) = await RunAsync("token", "--role", "admin", "--subject", "admin", "--name", "admin", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}");
+
+        Assert.True(exit == 0, error);
+        var jwt = new JsonWebToken(output.Trim());
+        Assert.Equal(("admin", "admin", "admin"), (jwt.Subject, jwt.GetClaim(TokenIssuer.NameClaim).Value, jwt.GetClaim(TokenIssuer.RoleClaim).Value));
+    }
+
     [Theory]
     [InlineData("99999999d")] // used to overflow TimeSpan and crash
     [InlineData("367d")]
