@@ -11,7 +11,8 @@ using System.Text.Json;
 // Each virtual engine repeats the real sequence: session → perf → end, plus a drop-out beacon for
 // every fourth load. `--completed F` (default 0.5) is the share of ends that report a completed run,
 // whose score goes to the game's leaderboards before the end is answered. Then, for the same time and
-// concurrency, GET /healthz as the plain baseline.
+// concurrency, GET /healthz as the plain baseline. `--dashboard-token <admin token>` reads the portals
+// dashboard before and after, so the counters count the run live.
 var options = Options.Parse(args);
 using var http = new HttpClient(new SocketsHttpHandler
 {
@@ -28,6 +29,13 @@ var tokens = await Task.WhenAll(Enumerable.Range(0, 400).Select(async i =>
     return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString()!;
 }));
 
+// With an admin token, the dashboard is read first: its counters then count the run as it goes (until a
+// portal × day is first read its counter ignores the stream and recounts on that read), as with LiveOps watching.
+if (options.DashboardToken is not null)
+{
+    Console.WriteLine($"dashboard before the run: {await DashboardSessionsAsync(http, options.DashboardToken)} sessions today");
+}
+
 // Warm-up (JIT, connection pool, grain activations), not measured.
 var randoms = Enumerable.Range(0, options.Concurrency).Select(i => new Random(i)).ToArray();
 await RunAsync("warm-up", TimeSpan.FromSeconds(options.WarmupSeconds), i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i], options.CompletedShare), print: false);
@@ -35,7 +43,33 @@ var ingest = await RunAsync("telemetry ingest (session → perf → end, + drop-
     i => EngineIterationAsync(http, tokens[randoms[i].Next(tokens.Length)], randoms[i], options.CompletedShare));
 var plain = await RunAsync("plain GET /healthz", TimeSpan.FromSeconds(options.Seconds), _ => HealthzAsync(http));
 Console.WriteLine($"durable ingest / plain = {ingest.PerSecond / plain.PerSecond:P0} (accepted events/s vs 200 responses/s)");
+if (options.DashboardToken is not null)
+{
+    Console.WriteLine($"dashboard after the run: {await DashboardSessionsAsync(http, options.DashboardToken)} sessions today");
+}
+
 return 0;
+
+/// <summary>Today's sessions over every portal, from GET /api/admin/portals (retried while the counters recount).</summary>
+static async Task<long> DashboardSessionsAsync(HttpClient http, string adminToken)
+{
+    var today = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    for (var attempt = 0; ; attempt++)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/admin/portals?from={today}&to={today}");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", adminToken);
+        using var response = await http.SendAsync(request);
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable && attempt < 30)
+        {
+            await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(2));
+            continue;
+        }
+
+        response.EnsureSuccessStatusCode();
+        var portals = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return portals.EnumerateArray().Sum(p => p.GetProperty("sessions").GetInt64());
+    }
+}
 
 async Task<Result> RunAsync(string name, TimeSpan duration, Func<int, Task<List<(bool Ok, double Ms)>>> iteration, bool print = true)
 {
@@ -208,7 +242,8 @@ static string[]? StatFields(int pid)
 
 internal sealed record Result(double PerSecond);
 
-internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int Concurrency, int? ServerPid, int? DatabasePid, double CompletedShare)
+internal sealed record Options(
+    string Url, int Seconds, int WarmupSeconds, int Concurrency, int? ServerPid, int? DatabasePid, double CompletedShare, string? DashboardToken)
 {
     public static Options Parse(string[] args)
     {
@@ -220,6 +255,7 @@ internal sealed record Options(string Url, int Seconds, int WarmupSeconds, int C
             int.Parse(Value("--concurrency") ?? "32", CultureInfo.InvariantCulture),
             Value("--server-pid") is { } pid ? int.Parse(pid, CultureInfo.InvariantCulture) : null,
             Value("--db-pid") is { } db ? int.Parse(db, CultureInfo.InvariantCulture) : null,
-            double.Parse(Value("--completed") ?? "0.5", CultureInfo.InvariantCulture));
+            double.Parse(Value("--completed") ?? "0.5", CultureInfo.InvariantCulture),
+            Value("--dashboard-token"));
     }
 }
