@@ -61,24 +61,63 @@ public sealed class PortalDirectory(IReadOnlyList<Portal> portals, IReadOnlyDict
     }
 }
 
-/// <summary>Serves the registry from memory, re-reading the tables at most every <see cref="RefreshInterval"/>.</summary>
-public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider time)
+/// <summary>
+/// Serves the registry from memory, re-reading the tables at most every <see cref="RefreshInterval"/>.
+/// One read at a time, and only the first one is waited for: once the interval has passed, requests are
+/// answered from the loaded registry while one of them refreshes it (under load every request used to
+/// start its own read the moment the interval passed).
+/// </summary>
+public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider time, ILogger<PortalRegistry> logger)
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
 
-    private volatile Loaded? _loaded;
+    private readonly Lock _gate = new();
+    private Loaded? _loaded;
+    private Task<PortalDirectory>? _refresh;
 
-    public async ValueTask<PortalDirectory> GetAsync()
+    public ValueTask<PortalDirectory> GetAsync()
     {
-        var loaded = _loaded;
-        if (loaded is not null && time.GetUtcNow() - loaded.At < RefreshInterval)
+        if (Volatile.Read(ref _loaded) is not { } loaded)
         {
-            return loaded.Directory;
+            return new(Refresh());
         }
 
-        var directory = await LoadAsync();
-        _loaded = new Loaded(directory, time.GetUtcNow());
-        return directory;
+        if (time.GetUtcNow() - loaded.At >= RefreshInterval)
+        {
+            _ = Refresh();
+        }
+
+        return new(loaded.Directory);
+    }
+
+    /// <summary>The read in flight, or a new one when none is.</summary>
+    private Task<PortalDirectory> Refresh()
+    {
+        lock (_gate)
+        {
+            if (_refresh is not { IsCompleted: false })
+            {
+                _refresh = RefreshAsync();
+            }
+
+            return _refresh;
+        }
+    }
+
+    private async Task<PortalDirectory> RefreshAsync()
+    {
+        try
+        {
+            var directory = await LoadAsync();
+            Volatile.Write(ref _loaded, new Loaded(directory, time.GetUtcNow()));
+            return directory;
+        }
+        catch (Exception ex) when (Volatile.Read(ref _loaded) is not null)
+        {
+            // Requests go on with the registry already loaded; the next one after the interval tries again.
+            logger.LogWarning(ex, "Refreshing the portal registry failed; serving the one loaded before");
+            throw;
+        }
     }
 
     private async Task<PortalDirectory> LoadAsync()
