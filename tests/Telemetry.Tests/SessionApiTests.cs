@@ -1,11 +1,9 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using PlayMusic.Api.Telemetry;
 using PlayMusic.TestSupport;
@@ -316,41 +314,6 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
             _host.Services.GetRequiredService<NpgsqlDataSource>(), TimeProvider.System, NullLogger<PortalRegistry>.Instance).GetAsync();
 
         Assert.Equal("y8", directory.Resolve(null, PortalDirectory.HostOf("https://cdn.y8games.example/x")));
-    }
-
-    [Fact]
-    public async Task Portal_registry_is_reloaded_once_however_many_requests_arrive_when_it_is_due()
-    {
-        // The registry's reads are counted by the tracing filter of its own data source (Npgsql consults
-        // it for every batch while something listens to its activities).
-        var reads = 0;
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Npgsql",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-        };
-        ActivitySource.AddActivityListener(listener);
-        var builder = new NpgsqlDataSourceBuilder(_database.ConnectionString);
-        builder.ConfigureTracing(tracing => tracing.ConfigureBatchFilter(batch =>
-        {
-            Interlocked.Increment(ref reads);
-            return true;
-        }));
-        await using var dataSource = builder.Build();
-        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var registry = new PortalRegistry(dataSource, clock, NullLogger<PortalRegistry>.Instance);
-        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => registry.GetAsync().AsTask()));
-        Assert.Equal(1, Volatile.Read(ref reads));
-
-        await _database.ScalarAsync<int>("INSERT INTO telemetry_portal_hosts (host_suffix, portal) VALUES ('playgama-mirror.example', 'playgama') RETURNING 1");
-        clock.Advance(TimeSpan.FromSeconds(31));
-        // Due: answered at once from the registry already loaded, while one read refreshes it.
-        var first = registry.GetAsync();
-        Assert.True(first.IsCompletedSuccessfully);
-        Assert.Equal("unknown", (await first).Resolve(null, "playgama-mirror.example"));
-        await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => registry.GetAsync().AsTask()));
-        await Poll.UntilAsync(async () => (await registry.GetAsync()).Resolve(null, "playgama-mirror.example") == "playgama", "the refreshed registry is served");
-        Assert.Equal(2, Volatile.Read(ref reads));
     }
 
     /// <summary>Raw JSON text, so tests can send what a typed client never would.</summary>

@@ -112,10 +112,12 @@ public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider tim
             Volatile.Write(ref _loaded, new Loaded(directory, time.GetUtcNow()));
             return directory;
         }
-        catch (Exception ex) when (Volatile.Read(ref _loaded) is not null)
+        catch (Exception ex) when (Volatile.Read(ref _loaded) is { } stale)
         {
-            // Requests go on with the registry already loaded; the next one after the interval tries again.
-            logger.LogWarning(ex, "Refreshing the portal registry failed; serving the one loaded before");
+            // Requests go on with the registry already loaded, and the next read waits an interval: during a
+            // database outage every request would otherwise start one as soon as the last one failed.
+            Volatile.Write(ref _loaded, stale with { At = time.GetUtcNow() });
+            logger.LogWarning(ex, "Refreshing the portal registry failed; serving the one loaded before for another {Interval}", RefreshInterval);
             throw;
         }
     }
