@@ -218,6 +218,25 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Empty(board.GetProperty("entries").EnumerateArray());
     }
 
+    [Fact]
+    public async Task Completed_end_claiming_a_longer_run_than_the_session_lasted_is_capped_by_the_session_age()
+    {
+        var guest = await _host.GuestAsync("Long Claim");
+        var engine = new EngineClient(_host.Http, guest.Token);
+        var gameId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var session = await engine.StartSessionAsync(gameId);
+
+        // An hour at runner's 5000 points per second would allow 18,005,000; the session is seconds old.
+        using var response = await engine.EndAsync(session.SessionId, session.PerfToken, new { score = 900_000, durationMs = 3_600_000, completed = true });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal("900000|3600000", await _database.ScalarAsync<string>(
+            $"SELECT concat_ws('|', score, duration_ms) FROM telemetry_session_ends WHERE session_id = '{session.SessionId}'"));
+        using var player = _host.Client(guest.Token);
+        var board = await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard?scope=global");
+        Assert.Empty(board.GetProperty("entries").EnumerateArray());
+    }
+
     [Theory]
     [InlineData("score", "{\"durationMs\":1,\"completed\":false}")]
     [InlineData("score", "{\"score\":-5,\"durationMs\":1,\"completed\":false}")]

@@ -169,7 +169,7 @@ public static class TelemetryApi
             try
             {
                 await grains.GetGrain<IGameScoresGrain>(end.GameId).RecordAsync(new CompletedRun(end.SessionId.ToString(), end.PlayerId,
-                    end.DisplayName, end.GameId, end.Mode, end.Portal, end.Score, end.DurationMs, new DateTimeOffset(end.EndedAt).ToUnixTimeMilliseconds()));
+                    end.DisplayName, end.GameId, end.Mode, end.Portal, end.Score, end.CreditedDurationMs, new DateTimeOffset(end.EndedAt).ToUnixTimeMilliseconds()));
             }
             catch (Exception ex)
             {

@@ -33,7 +33,15 @@ public enum PerfOutcome
 /// <summary>The end a session has in the database (the first one sent) and what the session says about it.</summary>
 public sealed record StoredEnd(
     Guid SessionId, string PlayerId, string DisplayName, string GameId, string Mode, string Portal,
-    long Score, long DurationMs, bool Completed, DateTime EndedAt);
+    long Score, long DurationMs, bool Completed, DateTime StartedAt, DateTime EndedAt)
+{
+    /// <summary>
+    /// The run's length as far as the server can vouch for it: the engine's <see cref="DurationMs"/>, but no
+    /// more than the time between the session's start and its end reaching the server. The plausibility
+    /// cap multiplies this, so a claimed day-long run ended a second after it started cannot top a board.
+    /// </summary>
+    public long CreditedDurationMs => Math.Clamp((long)(EndedAt - StartedAt).TotalMilliseconds, 0, DurationMs);
+}
 
 /// <summary>
 /// Group commit for raw telemetry: requests queue their rows on a channel; a dispatch loop takes
@@ -109,7 +117,8 @@ public sealed class TelemetryWriter(
     // A statement of its own: its snapshot is taken after the insert above, so it sees the first
     // end even when a concurrent batch stored it (the insert waited for that batch's commit).
     private const string StoredEndsSql = """
-        SELECT e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed, e.ended_at
+        SELECT e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed,
+            s.started_at, e.ended_at
         FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
         WHERE e.session_id = ANY($1)
         """;
@@ -422,7 +431,8 @@ public sealed class TelemetryWriter(
                 while (await reader.ReadAsync())
                 {
                     var end = new StoredEnd(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                        reader.GetString(4), reader.GetString(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetBoolean(8), reader.GetDateTime(9));
+                        reader.GetString(4), reader.GetString(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetBoolean(8), reader.GetDateTime(9),
+                        reader.GetDateTime(10));
                     found[end.SessionId] = end;
                 }
 
