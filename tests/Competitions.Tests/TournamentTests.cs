@@ -125,6 +125,20 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal(1, joined.Entrants);
         Assert.Equal(1, (await JoinAsync(tournament, player, "y8")).Entrants); // idempotent
 
+        // Without ?portal= (the join as PROTOCOL §4 writes it) the portal is that of the player's latest session.
+        var (fromY8, fromCrazy) = (await Host.GuestAsync("Y8 player"), await Host.GuestAsync("Crazy player"));
+        using var y8Client = Host.Client(fromY8.Token);
+        using var crazyClient = Host.Client(fromCrazy.Token);
+        await StartSessionAsync(y8Client, game, "https://www.y8.com/games/" + game);
+        await StartSessionAsync(crazyClient, game, "https://www.crazygames.com/game/" + game);
+        using (var y8Join = await y8Client.PostAsync($"/api/tournaments/{tournament.Id}/join", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, y8Join.StatusCode);
+            Assert.Equal(2, (await y8Join.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web))!.Entrants);
+        }
+
+        Assert.Equal("WRONG_PORTAL", (await (await crazyClient.PostAsync($"/api/tournaments/{tournament.Id}/join", null)).ProblemAsync(HttpStatusCode.Forbidden)).Code);
+
         var elsewhere = await Host.RecordAsync(game, player, 9_000, Competition.Now, portal: "crazygames");
         var home = await Host.RecordAsync(game, player, 1_000, Competition.Now, portal: "y8");
         Assert.Equal(TournamentRunVerdict.WrongPortal, Assert.Single(elsewhere.Tournaments).Verdict);
@@ -135,7 +149,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         var forCrazy = await client.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=live&portal=crazygames", JsonSerializerOptions.Web);
         var upcoming = await client.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=upcoming", JsonSerializerOptions.Web);
         var listed = Assert.Single(forY8!, t => t.Id == tournament.Id);
-        Assert.Equal(("y8", "a hat", 1, "live"), (listed.Portal, listed.Prize, listed.Entrants, listed.Status));
+        Assert.Equal(("y8", "a hat", 2, "live"), (listed.Portal, listed.Prize, listed.Entrants, listed.Status));
         Assert.DoesNotContain(forCrazy!, t => t.Id == tournament.Id);
         Assert.DoesNotContain(upcoming!, t => t.Id == tournament.Id);
     }
@@ -290,6 +304,13 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.StartsWith("body:", nullBody.Detail);
         Assert.StartsWith("body:", emptyPatch.Detail);
         Assert.Null((await admin.GetFromJsonAsync<TournamentBody>($"/api/tournaments/{upcoming.Id}", JsonSerializerOptions.Web))!.Prize);
+    }
+
+    /// <summary>What the engine posts when a game loads; the server resolves the portal from the referrer.</summary>
+    private static async Task StartSessionAsync(HttpClient client, string gameId, string referrer)
+    {
+        using var response = await client.PostAsJsonAsync("/api/sessions", new { gameId, mode = "runner", loadId = Guid.NewGuid(), referrer });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
     }
 
     private async Task<TournamentBody> JoinAsync(TournamentBody tournament, GuestIdentity player, string? portal = null)

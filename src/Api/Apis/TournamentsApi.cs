@@ -4,6 +4,7 @@ using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
+using PlayMusic.Api.Telemetry;
 using PlayMusic.Competitions;
 using PlayMusic.Grains.Competitions;
 
@@ -149,24 +150,27 @@ public static class TournamentsApi
             : ProblemFor(TournamentError.NotFound, id);
 
     /// <summary>
-    /// The caller names the portal it plays from with <c>?portal=</c> (the engine knows it from its session).
-    /// That claim only decides who may join: a run counts for a portal-scoped tournament only when its
-    /// session's server-resolved portal matches, so a false claim gains nothing.
-    /// The player's hub connections on this node hear the tournament's standings before the reply
-    /// (those on other nodes a moment later, through the grain's broadcast).
+    /// The portal the caller plays from is the one named by <c>?portal=</c> (the engine knows it from its
+    /// session), else the server-resolved portal of the player's latest session, so a join exactly as
+    /// PROTOCOL §4 writes it works for a player who has played there. The portal only decides who may join:
+    /// a run counts for a portal-scoped tournament only when its session's portal matches, so a false
+    /// claim gains nothing. The player's hub connections on this node hear the tournament's standings
+    /// before the reply (those on other nodes a moment later, through the grain's broadcast).
     /// </summary>
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Join(
-        string id, string? portal, ClaimsPrincipal user, IGrainFactory grains, StandingsRelay standings)
+        string id, string? portal, ClaimsPrincipal user, IGrainFactory grains, PlayerPortals playerPortals, StandingsRelay standings)
     {
         if (!Guid.TryParse(id, out _))
         {
             return ProblemFor(TournamentError.NotFound, id);
         }
 
-        var result = await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(user.PlayerId(), portal);
+        var playerId = user.PlayerId();
+        portal = QueryFilter.Optional(portal) ?? await playerPortals.LatestAsync(playerId);
+        var result = await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(playerId, portal);
         if (result.Tournament is { } tournament)
         {
-            await standings.JoinedAsync(tournament.Id, user.PlayerId());
+            await standings.JoinedAsync(tournament.Id, playerId);
         }
 
         return Reply(result, id);

@@ -5,11 +5,12 @@ namespace PlayMusic.Api.Telemetry;
 
 public static class AnalyticsExtensions
 {
-    /// <summary>The telemetry ingest (portal registry, perf tokens, group-commit writer).</summary>
+    /// <summary>The telemetry ingest (portal registry, perf tokens, group-commit writer) and what it tells of players.</summary>
     public static IHostApplicationBuilder AddPlayMusicAnalytics(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<PerfTokens>();
         builder.Services.AddSingleton<PortalRegistry>();
+        builder.Services.AddSingleton<PlayerPortals>();
         builder.Services.AddKeyedSingleton(TelemetryWriter.DataSourceKey, (services, _) => WriterDataSource(services.GetRequiredService<PlayMusicSettings>()));
         builder.Services.AddSingleton<TelemetryWriter>().AddHostedService(sp => sp.GetRequiredService<TelemetryWriter>());
         return builder;
