@@ -203,6 +203,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady", "not an object");
         await p1.FailsWithAsync(RoomErrors.ModeNotMultiplayer, "CreateRoom", new { mode = "flight", songId = "s" });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "bad id!" });
+        // The matchmaker keys lobbies by mode/song: a '/' in the mode must not smuggle a malformed song id in.
+        Assert.Contains("mode", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "QuickMatch", new { mode = "runner/x", songId = "y" }));
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "s", songDurationMs = 5 });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = "s", config = new[] { 1 } });
         await p1.FailsWithAsync(RoomErrors.RoomNotFound, "JoinRoom", new { roomId = Guid.NewGuid().ToString() });
@@ -428,6 +430,26 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await using var late = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
         await late.FailsWithAsync(RoomErrors.ResumeExpired, "Resume", new { roomId, resumeToken = newToken });
         Assert.NotNull(a);
+    }
+
+    [Fact]
+    public async Task Moving_on_from_a_seat_that_another_tab_already_left_succeeds()
+    {
+        var (player, tab1) = await fixture.PlayerAsync(Protocol.Json, "Two tabs");
+        var (_, other) = await fixture.PlayerAsync(Protocol.Json, "Other");
+        await using var _1 = tab1;
+        await using var _2 = other;
+        await using var tab2 = await HubClient.ConnectAsync(fixture.Host.BaseAddress, player.Token, Protocol.Json);
+        var first = (await tab1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!["room"]!["roomId"]!.GetValue<string>();
+        await other.InvokeAsync("JoinRoom", new { roomId = first });
+
+        // The second tab takes the player's seat over, then frees it; the first tab still thinks it is seated.
+        await tab2.InvokeAsync("JoinRoom", new { roomId = first });
+        await tab2.InvokeAsync("LeaveRoom");
+        var second = (await tab1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
+
+        Assert.NotEqual(first, second["room"]!["roomId"]!.GetValue<string>());
+        Assert.Equal(0, second["seat"]!.GetValue<int>());
     }
 
     [Fact]

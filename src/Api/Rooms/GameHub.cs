@@ -56,6 +56,7 @@ public sealed partial class GameHub(
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
         var joined = Seated(grant);
         await LeavePreviousAsync(previous);
+        await ReleaseIfClosedAsync();
         return joined;
     }
 
@@ -89,6 +90,7 @@ public sealed partial class GameHub(
 
         Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
         await LeavePreviousAsync(previous);
+        await ReleaseIfClosedAsync();
         return joined;
     }
 
@@ -236,12 +238,31 @@ public sealed partial class GameHub(
         standings.Disconnected(Context.ConnectionId, PlayerId);
         if (Session is { } session)
         {
-            fanout.Untrack(session.RoomId, Context.ConnectionId);
-            var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
-            await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.DisconnectAsync(PlayerId, Context.ConnectionId));
+            await ReleaseAsync(session);
         }
 
         await base.OnDisconnectedAsync(exception);
+    }
+
+    /// <summary>The connection is gone: its seat waits for a Resume (grace), or its spectator place is freed.</summary>
+    private async Task ReleaseAsync(RoomSession session)
+    {
+        fanout.Untrack(session.RoomId, Context.ConnectionId);
+        var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
+        await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.DisconnectAsync(PlayerId, Context.ConnectionId));
+    }
+
+    /// <summary>
+    /// SignalR runs <see cref="OnDisconnectedAsync"/> without waiting for the connection's running hub method:
+    /// a connection that closed while the room was seating it found no session to release there, and its seat
+    /// would stay connected (and its node would keep announcing it) for ever. Releasing twice is harmless.
+    /// </summary>
+    private async Task ReleaseIfClosedAsync()
+    {
+        if (Context.ConnectionAborted.IsCancellationRequested && Session is { } session)
+        {
+            await ReleaseAsync(session);
+        }
     }
 
     /// <summary>
@@ -267,6 +288,7 @@ public sealed partial class GameHub(
 
         var joined = Seated(grant);
         await LeavePreviousAsync(previous);
+        await ReleaseIfClosedAsync();
         return joined;
     }
 
@@ -297,7 +319,14 @@ public sealed partial class GameHub(
         }
 
         var room = grains.GetGrain<IGameRoomGrain>(previous.RoomId);
-        await (previous.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+        try
+        {
+            await (previous.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+        }
+        catch (RoomException e) when (e.Code == RoomErrors.NotInRoom)
+        {
+            // The seat was already gone (left from another tab, or expired): the move itself succeeded.
+        }
     }
 
     /// <summary>After a refusal: the connection stays where it was.</summary>
@@ -327,9 +356,10 @@ public sealed partial class GameHub(
 
     private static (string Mode, string SongId, long SongDurationMs, int? MaxPlayers) CheckRoomShape(string? mode, string? songId, long? songDurationMs, int? maxPlayers)
     {
-        if (string.IsNullOrEmpty(mode) || mode.Length > 64)
+        // Catalog ids are a subset of this; a '/' would also split the matchmaker's mode/song key elsewhere.
+        if (mode is null || !IdPattern().IsMatch(mode))
         {
-            throw Invalid("mode", "is required");
+            throw Invalid("mode", "must be a mode id of the catalog (GET /api/config/modes)");
         }
 
         if (songId is null || !IdPattern().IsMatch(songId))
