@@ -25,6 +25,33 @@ public sealed class RoomTimingTests : IAsyncLifetime
         _grains = _silo.Grains;
     }
 
+    /// <summary>What API nodes do while they are up: re-announce their connections every interval, as the clock runs.</summary>
+    private async Task KeepAttachingAsync(IGameRoomGrain room, TimeSpan duration, params (RoomNode Node, NodeConnection[] Connections)[] nodes)
+    {
+        for (var elapsed = TimeSpan.Zero; elapsed < duration; elapsed += RoomNode.ReattachInterval)
+        {
+            _time.Advance(RoomNode.ReattachInterval);
+            foreach (var (node, connections) in nodes)
+            {
+                await room.AttachNodeAsync(node, connections);
+            }
+
+            await room.GetViewAsync(); // the one-way attaches have run
+        }
+    }
+
+    private (RoomNode A, RoomNode B) Nodes() =>
+        (new RoomNode("node-a", _grains.CreateObjectReference<IRoomNodeObserver>(_node)),
+         new RoomNode("node-b", _grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode())));
+
+    /// <summary>A new silo on the same database and clock: rooms reactivate from their stored state.</summary>
+    private async Task RestartSiloAsync()
+    {
+        await _silo.DisposeAsync();
+        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
+        _grains = _silo.Grains;
+    }
+
     public async Task DisposeAsync()
     {
         await _silo.DisposeAsync();
@@ -79,9 +106,11 @@ public sealed class RoomTimingTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(0, 33).Select(i => (long)i), _node.Ticks.Select(t => t.Tick));
         Assert.Contains(_node.Ticks.Skip(1), t => t.Full);
 
-        // Grace: a dropped seat is kept for 30 s of the clock, then removed with reason timeout.
+        // Grace: a dropped seat is kept for 30 s of the clock, then removed with reason timeout (meanwhile the
+        // node re-attaches its remaining connection, as a live node does).
         await room.DisconnectAsync("p2", "c2");
-        _time.Advance(TimeSpan.FromSeconds(29));
+        await KeepAttachingAsync(room, TimeSpan.FromSeconds(27), (node, [new NodeConnection("c1", "p1")]));
+        _time.Advance(TimeSpan.FromSeconds(2));
         await Task.Delay(200);
         Assert.Empty(_node.Left);
         _time.Advance(TimeSpan.FromSeconds(2));
@@ -89,6 +118,64 @@ public sealed class RoomTimingTests : IAsyncLifetime
         var left = Assert.Single(_node.Left);
         Assert.Equal(("p2", "timeout"), (left.PlayerId, left.Reason));
         Assert.Single((await room.GetViewAsync()).Players);
+    }
+
+    [Fact]
+    public async Task Seats_and_spectators_of_a_node_that_stops_re_attaching_are_released()
+    {
+        var alive = new RoomNode("alive-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var crashed = new RoomNode("crashed-node", _grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode()));
+        var room = _grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", alive);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", crashed, publicLobbyOnly: false);
+        await room.SpectateAsync("s1", crashed);
+        var lastHeard = _time.GetUtcNow();
+
+        // The alive node re-attaches every 3 s; the crashed one never again (nor does it report its connections closed).
+        await KeepAttachingAsync(room, TimeSpan.FromSeconds(12), (alive, [new NodeConnection("c1", "p1")]));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()) is { Spectators: 0 } view && !view.Players.Single(p => p.PlayerId == "p2").Connected,
+            "the crashed node's seat is disconnected and its spectator gone");
+        Assert.True((await room.GetViewAsync()).Players.Single(p => p.PlayerId == "p1").Connected);
+
+        // The seat's grace counts from when its node was last heard: removed 30 s after that, with reason timeout.
+        await KeepAttachingAsync(room, lastHeard + TimeSpan.FromSeconds(31) - _time.GetUtcNow(), (alive, [new NodeConnection("c1", "p1")]));
+        await Poll.UntilAsync(() => !_node.Left.IsEmpty, "the seat expires");
+        Assert.Equal(("p2", "timeout"), (_node.Left.Single().PlayerId, _node.Left.Single().Reason));
+    }
+
+    [Fact]
+    public async Task A_seat_that_re_attached_after_one_restart_survives_the_next()
+    {
+        var roomId = Guid.NewGuid().ToString();
+        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        var (nodeA, nodeB) = Nodes();
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", nodeA);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", nodeB, publicLobbyOnly: false);
+        NodeConnection[] onA = [new("c1", "p1")], onB = [new("c2", "p2")];
+
+        // A restart: node A re-attaches first and p1 gets ready (a write) before node B's re-attach arrives.
+        await RestartSiloAsync();
+        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        (nodeA, nodeB) = Nodes();
+        await room.AttachNodeAsync(nodeA, onA);
+        await room.SetReadyAsync("p1", true, true);
+        await room.AttachNodeAsync(nodeB, onB);
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.All(p => p.Connected), "both seats are back");
+        await KeepAttachingAsync(room, TimeSpan.FromSeconds(60), (nodeA, onA), (nodeB, onB));
+
+        // The next restart, a minute later: node A's re-attach reactivates the room, node B's comes a moment after.
+        await RestartSiloAsync();
+        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        (nodeA, nodeB) = Nodes();
+        await room.AttachNodeAsync(nodeA, onA);
+        await room.GetViewAsync();
+        await Task.Delay(200); // a grace timer the activation armed as already due has run by now
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await room.AttachNodeAsync(nodeB, onB);
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are back again",
+            TimeSpan.FromSeconds(5));
+        await KeepAttachingAsync(room, TimeSpan.FromSeconds(40), (nodeA, onA), (nodeB, onB));
+        Assert.Equal(["p1", "p2"], (await room.GetViewAsync()).Players.Select(p => p.PlayerId));
     }
 
     [Fact]

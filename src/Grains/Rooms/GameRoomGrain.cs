@@ -29,12 +29,18 @@ public sealed class GameRoomGrain(
     public const long TickGridMs = 100;
 
     private const string AliveReminder = "room-alive";
+
+    /// <summary>A node that has not re-attached for this long is taken for crashed (three missed re-attaches).</summary>
+    private static readonly TimeSpan NodeSilence = RoomNode.ReattachInterval * 3;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ScoreRetryDelay = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<int, SeatConnection> _seatConnections = [];
     private readonly Dictionary<string, string> _spectators = [];
     private readonly Dictionary<string, IRoomNodeObserver> _nodes = [];
+
+    /// <summary>When each node of <see cref="_nodes"/> last spoke for its connections here (a call, or its re-attach).</summary>
+    private readonly Dictionary<string, long> _nodeHeardAt = [];
     private readonly Dictionary<string, EmoteBucket> _emoteBuckets = [];
     private readonly HashSet<int> _dirtySeats = [];
     private IRoomNodeObserver[] _targets = [];
@@ -48,6 +54,13 @@ public sealed class GameRoomGrain(
     private long _lastCheckpointMs;
     private bool _checkpointDue;
 
+    /// <summary>
+    /// Grace start of the seats that were connected when this activation began, until they re-attach. Kept in
+    /// memory only: persisted, a later write would turn it into a disconnection, and the next activation would
+    /// expire a player whose node had re-attached long before.
+    /// </summary>
+    private long _reattachBy;
+
     private GameRoomState Room => state.State;
 
     private string RoomId => this.GetPrimaryKeyString();
@@ -58,6 +71,7 @@ public sealed class GameRoomGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        this.RegisterGrainTimer(ReleaseSilentNodesAsync, new GrainTimerCreationOptions(RoomNode.ReattachInterval, RoomNode.ReattachInterval));
         if (ScoresPending)
         {
             // The previous activation ended (a crash, a failed call) between persisting the results and
@@ -73,12 +87,7 @@ public sealed class GameRoomGrain(
         // Connections did not survive the previous activation: every seat waits for a Resume or for its node
         // to re-attach. Nodes re-attach every ReattachInterval, so the grace of a seat that was connected
         // starts only after they have had the chance (an idle lobby must not lose players that never left).
-        var reattachBy = NowMs + (long)RoomNode.ReattachInterval.TotalMilliseconds * 3 / 2;
-        foreach (var seat in Room.Seats)
-        {
-            seat.DisconnectedAt ??= reattachBy;
-        }
-
+        _reattachBy = NowMs + (long)RoomNode.ReattachInterval.TotalMilliseconds * 3 / 2;
         ArmGraceTimer();
         if (Room.Phase == RoomPhase.Countdown)
         {
@@ -207,7 +216,7 @@ public sealed class GameRoomGrain(
         }
 
         _spectators[connectionId] = node.NodeId;
-        _nodes[node.NodeId] = node.Observer;
+        Heard(node);
         _forceFull = true;
         RebuildTargets();
         PublishLive();
@@ -426,14 +435,20 @@ public sealed class GameRoomGrain(
         return Task.CompletedTask;
     }
 
-    public Task AttachNodeAsync(RoomNode node, IReadOnlyList<NodeConnection> connections)
+    public async Task AttachNodeAsync(RoomNode node, IReadOnlyList<NodeConnection> connections)
     {
         if (!Exists || Room.Phase == RoomPhase.Closed)
         {
-            return Task.CompletedTask;
+            return;
+        }
+
+        if (_nodeHeardAt.ContainsKey(node.NodeId))
+        {
+            _nodeHeardAt[node.NodeId] = NowMs;
         }
 
         var changed = false;
+        var disconnectionCleared = false;
         foreach (var connection in connections)
         {
             if (connection.PlayerId is null)
@@ -442,20 +457,30 @@ public sealed class GameRoomGrain(
             }
             else if (FindSeat(connection.PlayerId) is { } seat && !_seatConnections.ContainsKey(seat.Seat))
             {
+                disconnectionCleared |= seat.DisconnectedAt is not null;
                 Connect(seat, connection.ConnectionId, node);
                 changed = true;
             }
         }
 
-        if (changed)
+        if (!changed)
         {
-            _nodes[node.NodeId] = node.Observer;
-            RebuildTargets();
-            Broadcast(View());
-            ResendResults(node);
+            return;
         }
 
-        return Task.CompletedTask;
+        Heard(node);
+        RebuildTargets();
+        if (disconnectionCleared)
+        {
+            // A stored disconnection outlives this activation: the next one would expire a seat that is back.
+            await PersistAndBroadcastAsync();
+        }
+        else
+        {
+            Broadcast(View());
+        }
+
+        ResendResults(node);
     }
 
     /// <summary>
@@ -497,7 +522,7 @@ public sealed class GameRoomGrain(
     private void Connect(SeatRecord seat, string connectionId, RoomNode node)
     {
         _seatConnections[seat.Seat] = new SeatConnection(connectionId, node.NodeId);
-        _nodes[node.NodeId] = node.Observer;
+        Heard(node);
         seat.DisconnectedAt = null;
         _dirtySeats.Add(seat.Seat);
         _forceFull = true;
@@ -819,7 +844,7 @@ public sealed class GameRoomGrain(
     {
         _graceTimer?.Dispose();
         _graceTimer = null;
-        var earliest = Room.Seats.Where(s => s.DisconnectedAt is not null).Select(s => s.DisconnectedAt!.Value).DefaultIfEmpty(long.MaxValue).Min();
+        var earliest = Room.Seats.Select(GraceStartOf).Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(long.MaxValue).Min();
         if (earliest == long.MaxValue)
         {
             return;
@@ -829,10 +854,14 @@ public sealed class GameRoomGrain(
         _graceTimer = this.RegisterGrainTimer(ExpireSeatsAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
+    /// <summary>When the seat's grace began: its disconnection, or this activation's re-attach deadline; null while connected.</summary>
+    private long? GraceStartOf(SeatRecord seat) =>
+        seat.DisconnectedAt ?? (_seatConnections.ContainsKey(seat.Seat) ? null : _reattachBy);
+
     private async Task ExpireSeatsAsync(CancellationToken cancellationToken)
     {
         var deadline = NowMs - (long)options.Value.SeatGrace.TotalMilliseconds;
-        foreach (var seat in Room.Seats.Where(s => s.DisconnectedAt <= deadline).ToList())
+        foreach (var seat in Room.Seats.Where(s => GraceStartOf(s) <= deadline).ToList())
         {
             await RemoveSeatAsync(seat, LeaveReason.Timeout);
         }
@@ -903,12 +932,63 @@ public sealed class GameRoomGrain(
         }
     }
 
+    private void Heard(RoomNode node)
+    {
+        _nodes[node.NodeId] = node.Observer;
+        _nodeHeardAt[node.NodeId] = NowMs;
+    }
+
+    /// <summary>
+    /// A node that crashed never reports its connections closed. Once it has been silent for <see cref="NodeSilence"/>,
+    /// its seats count as disconnected since it was last heard (their grace runs, a Resume through another node
+    /// takes them back) and its spectators are dropped; if it was only slow, its next re-attach reconnects them.
+    /// </summary>
+    private async Task ReleaseSilentNodesAsync(CancellationToken cancellationToken)
+    {
+        var silentBefore = NowMs - (long)NodeSilence.TotalMilliseconds;
+        var silent = _nodeHeardAt.Where(n => n.Value < silentBefore).ToDictionary();
+        if (silent.Count == 0 || !Exists || Room.Phase == RoomPhase.Closed)
+        {
+            return;
+        }
+
+        var seatsReleased = false;
+        foreach (var seat in Room.Seats)
+        {
+            if (_seatConnections.TryGetValue(seat.Seat, out var connection) && silent.TryGetValue(connection.NodeId, out var heardAt))
+            {
+                _seatConnections.Remove(seat.Seat);
+                seat.DisconnectedAt = heardAt;
+                _dirtySeats.Add(seat.Seat);
+                seatsReleased = true;
+            }
+        }
+
+        foreach (var spectator in _spectators.Where(s => silent.ContainsKey(s.Value)).ToList())
+        {
+            _spectators.Remove(spectator.Key);
+        }
+
+        RebuildTargets();
+        PublishLive();
+        if (seatsReleased)
+        {
+            ArmGraceTimer();
+            await PersistAndBroadcastAsync();
+        }
+        else
+        {
+            Broadcast(View());
+        }
+    }
+
     private void RebuildTargets()
     {
         var used = new HashSet<string>(_seatConnections.Values.Select(c => c.NodeId).Concat(_spectators.Values));
         foreach (var unused in _nodes.Keys.Where(k => !used.Contains(k)).ToList())
         {
             _nodes.Remove(unused);
+            _nodeHeardAt.Remove(unused);
         }
 
         _targets = [.. _nodes.Values];
