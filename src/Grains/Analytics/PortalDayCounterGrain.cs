@@ -56,7 +56,8 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         JOIN game_first g ON g.player_id = d.player_id AND g.game_id = d.game_id
         LEFT JOIN telemetry_perf f ON f.session_id = d.session_id
         """,
-        // Players first seen here who came back N days later (anywhere). LATERAL … LIMIT 1 keeps the
+        // Players first seen here who came back N days later (anywhere). UTC days are 24 hours; '1 day' would
+        // follow the session's time zone (23 or 25 hours across a clock change). LATERAL … LIMIT 1 keeps the
         // look-ahead an index probe per cohort player: as a semi-join PostgreSQL hashed the whole
         // sessions table (all days) on every recount.
         """
@@ -66,8 +67,8 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
                             WHERE player_id = p.player_id ORDER BY started_at, session_id LIMIT 1) c
         CROSS JOIN unnest($4::int[]) AS o(day_offset)
         CROSS JOIN LATERAL (SELECT 1 FROM telemetry_sessions r WHERE r.player_id = c.player_id
-                            AND r.started_at >= $2 + o.day_offset * interval '1 day'
-                            AND r.started_at < $3 + o.day_offset * interval '1 day' LIMIT 1) r
+                            AND r.started_at >= $2 + o.day_offset * interval '24 hours'
+                            AND r.started_at < $3 + o.day_offset * interval '24 hours' LIMIT 1) r
         WHERE c.portal = $1 AND c.started_at >= $2 AND c.started_at < $3
         """,
         // A load's first beacon counts here when that load has no session.
