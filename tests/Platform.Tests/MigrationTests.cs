@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 using PlayMusic.Hosting;
 using PlayMusic.TestSupport;
 
@@ -36,6 +37,19 @@ public sealed class MigrationTests : DatabaseTest
         }
 
         Assert.Equal(schemaBefore, await SchemaFingerprint(dataSource));
+    }
+
+    [Fact]
+    public async Task A_portal_id_that_no_request_could_name_is_refused()
+    {
+        await using var dataSource = Database.CreateDataSource();
+        await new DatabaseMigrator(dataSource, NullLogger<DatabaseMigrator>.Instance).ApplyAsync();
+
+        await dataSource.CreateCommand("INSERT INTO telemetry_portals (portal, display_name) VALUES ('coolmath', 'Coolmath Games')").ExecuteNonQueryAsync();
+        var refused = await Assert.ThrowsAsync<PostgresException>(() =>
+            dataSource.CreateCommand("INSERT INTO telemetry_portals (portal, display_name) VALUES ('CoolMath', 'Coolmath Games')").ExecuteNonQueryAsync());
+
+        Assert.Equal(PostgresErrorCodes.CheckViolation, refused.SqlState);
     }
 
     [Fact]
