@@ -71,6 +71,9 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("\u200b")] // zero-width space: looks empty
     [InlineData("\u202eabc")] // right-to-left override: reorders what follows
     [InlineData("x\u00ad")] // soft hyphen
+    [InlineData("\u200d")] // a lone emoji joiner: nothing shows
+    [InlineData("\u200d \U000E0067")] // joiner, space and an emoji tag
+    [InlineData("\u3164")] // Hangul filler: a letter that renders blank
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Mvc;
@@ -21,6 +22,9 @@ public static class AuthApi
     private const int EmojiTagFirst = 0xE0020;
     private const int EmojiTagLast = 0xE007F;
 
+    /// <summary>Letters and symbols that render as nothing (Hangul fillers, the blank Braille pattern).</summary>
+    private static readonly FrozenSet<int> BlankFillers = FrozenSet.ToFrozenSet([0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]);
+
     private static readonly TimeSpan GuestLifetime = TimeSpan.FromDays(30);
 
     public static IEndpointRouteBuilder MapAuthApi(this IEndpointRouteBuilder endpoints)
@@ -34,7 +38,8 @@ public static class AuthApi
     /// <summary>
     /// 1 to 32 characters as a player sees them (an emoji or an accented letter is one, whatever its
     /// code units), bounded in code units too, and nothing invisible: no control characters and no
-    /// formatting ones (zero-width spaces, direction overrides) except the joiners emoji sequences use.
+    /// formatting ones (zero-width spaces, direction overrides) except the joiners emoji sequences use,
+    /// and something that shows: joiners, spaces and blank fillers alone are an invisible name.
     /// </summary>
     private static bool IsDisplayable(string name)
     {
@@ -43,6 +48,7 @@ public static class AuthApi
             return false;
         }
 
+        var shows = false;
         foreach (var rune in name.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -52,9 +58,11 @@ public static class AuthApi
             {
                 return false;
             }
+
+            shows |= !emojiJoiner && !Rune.IsWhiteSpace(rune) && !BlankFillers.Contains(rune.Value);
         }
 
-        return true;
+        return shows;
     }
 
     /// <summary>A new guest identity: stateless, so a burst of new players costs no database write.</summary>
