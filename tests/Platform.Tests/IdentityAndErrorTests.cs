@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using Orleans.Runtime;
 using PlayMusic.Api.Identity;
 using PlayMusic.TestSupport;
 
@@ -28,7 +29,11 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     {
         _database = await TestDatabase.CreateAsync();
         _host = await ApiHost.StartAsync(_database.ConnectionString, configure: app =>
-            app.MapGet("/test/crash", string () => throw new InvalidOperationException("secret internals")));
+        {
+            app.MapGet("/test/crash", string () => throw new InvalidOperationException("secret internals"));
+            // What a grain call throws while the silo holding the grain is going away.
+            app.MapGet("/test/silo-gone", string () => throw new SiloUnavailableException());
+        });
     }
 
     public async Task DisposeAsync()
@@ -248,6 +253,14 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         Assert.DoesNotContain("secret internals", text);
         Assert.DoesNotContain("InvalidOperationException", text);
         Assert.DoesNotContain(" at ", text);
+    }
+
+    [Fact]
+    public async Task A_silo_going_away_is_503_with_retry_after_not_a_server_bug()
+    {
+        var response = await _host.Http.GetAsync("/test/silo-gone");
+        await AssertProblem(response, HttpStatusCode.ServiceUnavailable, "UNAVAILABLE");
+        Assert.NotNull(response.Headers.RetryAfter);
     }
 
     [Fact]

@@ -46,6 +46,8 @@ public static class ErrorHandlingExtensions
                 // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
                 TimeoutException => (503, ApiProblem.DefaultCode(503), "the backend is still working on this: retry in a few seconds"),
                 _ when IsDatabaseOutage(exception) => (503, ApiProblem.DefaultCode(503), "the database could not be reached: retry in a few seconds"),
+                // The silo holding the grain is gone or going (a crash, a rolling restart): the cluster moves it on.
+                OrleansMessageRejectionException => (503, ApiProblem.DefaultCode(503), "a backend server is restarting: retry in a few seconds"),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
             if (status == 500)
