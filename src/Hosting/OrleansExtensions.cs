@@ -10,7 +10,6 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using PlayMusic.Analytics;
 using PlayMusic.Grains.Analytics;
-using PlayMusic.Grains.Modes;
 using PlayMusic.Grains.Rooms;
 
 namespace PlayMusic.Hosting;
@@ -29,7 +28,6 @@ public static class OrleansExtensions
     {
         var settings = PlayMusicSettings.From(builder.Configuration);
         RoomMetrics.Publish();
-        builder.Services.Configure<ModeCatalogOptions>(builder.Configuration.GetSection("PlayMusic:Modes"));
         builder.Services.Configure<RoomOptions>(o => o.SeatGrace = TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_SEAT_GRACE_SECONDS", 30.0)));
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.UseOrleans(silo =>

@@ -12,8 +12,8 @@ public sealed class ModeCatalogState
 }
 
 /// <summary>
-/// Holds the LiveOps mode catalog. Until an operator changes a mode it serves the configured
-/// defaults; the first change persists the whole catalog, so later default edits only affect
+/// Holds the LiveOps mode catalog. Until an operator changes a mode it serves the built-in
+/// defaults (<see cref="ModeCatalogOptions"/>); the first change persists the whole catalog, so later default edits only affect
 /// fresh databases.
 /// </summary>
 public sealed class ModeCatalogGrain(

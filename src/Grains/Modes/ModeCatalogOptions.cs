@@ -2,7 +2,11 @@ using PlayMusic.Modes;
 
 namespace PlayMusic.Grains.Modes;
 
-/// <summary>The catalog a fresh deployment starts with (configuration section <c>PlayMusic:Modes</c> may replace it).</summary>
+/// <summary>
+/// The catalog a fresh deployment starts with; LiveOps changes it at run time (<c>PUT /api/admin/config/modes/{id}</c>,
+/// stored by <see cref="ModeCatalogGrain"/>). Not bound to configuration: a bound list would be appended to these,
+/// not replace them, and a duplicate id would never be found.
+/// </summary>
 public sealed class ModeCatalogOptions
 {
     public const int DefaultMaxScorePerSecond = 5000;
