@@ -179,6 +179,32 @@ public sealed class RoomTimingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task After_a_restart_no_seat_expires_before_its_node_could_re_attach()
+    {
+        var roomId = Guid.NewGuid().ToString();
+        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        var (nodeA, nodeB) = Nodes();
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", nodeA);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", nodeB, publicLobbyOnly: false);
+
+        // A stored disconnection older than the grace (the room was down meanwhile, or an earlier version
+        // stored its re-attach deadline as one): node B's re-attach, a second after activation, still counts.
+        await room.DisconnectAsync("p2", "c2");
+        await RestartSiloAsync();
+        _time.Advance(TimeSpan.FromMinutes(1));
+        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        (nodeA, nodeB) = Nodes();
+        await room.AttachNodeAsync(nodeA, [new NodeConnection("c1", "p1")]);
+        await room.GetViewAsync();
+        await Task.Delay(200); // a grace timer the activation armed as already due has run by now
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await room.AttachNodeAsync(nodeB, [new NodeConnection("c2-again", "p2")]);
+
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are connected",
+            TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task A_connection_that_comes_back_after_the_match_ended_gets_the_results()
     {
         var otherNodeEvents = new RecordingNode();

@@ -55,9 +55,9 @@ public sealed class GameRoomGrain(
     private bool _checkpointDue;
 
     /// <summary>
-    /// Grace start of the seats that were connected when this activation began, until they re-attach. Kept in
-    /// memory only: persisted, a later write would turn it into a disconnection, and the next activation would
-    /// expire a player whose node had re-attached long before.
+    /// Until then nodes re-attach their seats after this activation began: the grace of a seat that was
+    /// connected starts here, and no seat expires earlier. Kept in memory only: persisted, a later write would
+    /// turn it into a disconnection of a player whose node had re-attached long before.
     /// </summary>
     private long _reattachBy;
 
@@ -844,24 +844,37 @@ public sealed class GameRoomGrain(
     {
         _graceTimer?.Dispose();
         _graceTimer = null;
-        var earliest = Room.Seats.Select(GraceStartOf).Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(long.MaxValue).Min();
+        var earliest = Room.Seats.Select(ExpiryOf).Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(long.MaxValue).Min();
         if (earliest == long.MaxValue)
         {
             return;
         }
 
-        var due = TimeSpan.FromMilliseconds(Math.Max(0, earliest + (long)options.Value.SeatGrace.TotalMilliseconds - NowMs));
+        var due = TimeSpan.FromMilliseconds(Math.Max(0, earliest - NowMs));
         _graceTimer = this.RegisterGrainTimer(ExpireSeatsAsync, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
     }
 
-    /// <summary>When the seat's grace began: its disconnection, or this activation's re-attach deadline; null while connected.</summary>
-    private long? GraceStartOf(SeatRecord seat) =>
-        seat.DisconnectedAt ?? (_seatConnections.ContainsKey(seat.Seat) ? null : _reattachBy);
+    /// <summary>
+    /// When an unconnected seat is freed: a grace after its disconnection, or after this activation's re-attach
+    /// deadline when it has none; and never before that deadline, so after a restart nodes always get their
+    /// chance to re-attach, even a seat whose stored disconnection is old (earlier versions stored the deadline
+    /// itself, and a write can fail after a re-attach cleared it). Null while connected.
+    /// </summary>
+    private long? ExpiryOf(SeatRecord seat)
+    {
+        if (_seatConnections.ContainsKey(seat.Seat))
+        {
+            return null;
+        }
+
+        var grace = (long)options.Value.SeatGrace.TotalMilliseconds;
+        return seat.DisconnectedAt is { } disconnectedAt ? Math.Max(disconnectedAt + grace, _reattachBy) : _reattachBy + grace;
+    }
 
     private async Task ExpireSeatsAsync(CancellationToken cancellationToken)
     {
-        var deadline = NowMs - (long)options.Value.SeatGrace.TotalMilliseconds;
-        foreach (var seat in Room.Seats.Where(s => GraceStartOf(s) <= deadline).ToList())
+        var now = NowMs;
+        foreach (var seat in Room.Seats.Where(s => ExpiryOf(s) <= now).ToList())
         {
             await RemoveSeatAsync(seat, LeaveReason.Timeout);
         }
