@@ -55,8 +55,7 @@ public sealed partial class GameHub(
         fanout.Track(roomId, Context.ConnectionId, PlayerId);
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
         var joined = Seated(grant);
-        await LeavePreviousAsync(previous);
-        await ReleaseIfClosedAsync();
+        await FinishMoveAsync(previous);
         return joined;
     }
 
@@ -89,8 +88,7 @@ public sealed partial class GameHub(
         }
 
         Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
-        await LeavePreviousAsync(previous);
-        await ReleaseIfClosedAsync();
+        await FinishMoveAsync(previous);
         return joined;
     }
 
@@ -252,6 +250,19 @@ public sealed partial class GameHub(
         await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.DisconnectAsync(PlayerId, Context.ConnectionId));
     }
 
+    /// <summary>The connection is in its new place: it leaves its previous one, and is released if it closed meanwhile.</summary>
+    private async Task FinishMoveAsync(RoomSession? previous)
+    {
+        try
+        {
+            await LeavePreviousAsync(previous);
+        }
+        finally
+        {
+            await ReleaseIfClosedAsync();
+        }
+    }
+
     /// <summary>
     /// SignalR runs <see cref="OnDisconnectedAsync"/> without waiting for the connection's running hub method:
     /// a connection that closed while the room was seating it found no session to release there, and its seat
@@ -287,8 +298,7 @@ public sealed partial class GameHub(
         }
 
         var joined = Seated(grant);
-        await LeavePreviousAsync(previous);
-        await ReleaseIfClosedAsync();
+        await FinishMoveAsync(previous);
         return joined;
     }
 
