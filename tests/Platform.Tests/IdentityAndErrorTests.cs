@@ -79,6 +79,8 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("\u200d")] // a lone emoji joiner: nothing shows
     [InlineData("\u200d \U000E0067")] // joiner, space and an emoji tag
     [InlineData("\u3164")] // Hangul filler: a letter that renders blank
+    [InlineData("\ufe0f")] // a lone emoji variation selector
+    [InlineData("\u200d\ufe0f\u034f")] // joiner, variation selector, combining grapheme joiner
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });

@@ -39,7 +39,8 @@ public static class AuthApi
     /// 1 to 32 characters as a player sees them (an emoji or an accented letter is one, whatever its
     /// code units), bounded in code units too, and nothing invisible: no control characters and no
     /// formatting ones (zero-width spaces, direction overrides) except the joiners emoji sequences use,
-    /// and something that shows: joiners, spaces and blank fillers alone are an invisible name.
+    /// and something that shows: joiners, spaces, marks (variation selectors, combining joiners) and blank
+    /// fillers alone are an invisible name.
     /// </summary>
     private static bool IsDisplayable(string name)
     {
@@ -59,7 +60,8 @@ public static class AuthApi
                 return false;
             }
 
-            shows |= !emojiJoiner && !Rune.IsWhiteSpace(rune) && !BlankFillers.Contains(rune.Value);
+            shows |= !emojiJoiner && !Rune.IsWhiteSpace(rune) && !BlankFillers.Contains(rune.Value)
+                && category is not (UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark);
         }
 
         return shows;
