@@ -1,10 +1,12 @@
 # Local PostgreSQL helpers shared by run.sh and test.sh (sourced, not executed).
 # PostgreSQL refuses to run as root, so as root every server command runs as the `postgres` user.
 
+# PostgreSQL 15 or later: the grain-storage migration uses a unique index with NULLS NOT DISTINCT.
 pg_bin_dir() {
-  local dir
+  local dir version
   for dir in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
-    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then echo "$dir"; return 0; fi
+    version=$(basename "$(dirname "$dir")")
+    if [ "${version%%.*}" -ge 15 ] 2>/dev/null && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then echo "$dir"; return 0; fi
   done
   return 1
 }
@@ -18,7 +20,7 @@ pg_ensure_installed() {
       sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     fi
   fi
-  PG_BIN=$(pg_bin_dir) || { echo "PostgreSQL server binaries are still missing" >&2; return 1; }
+  PG_BIN=$(pg_bin_dir) || { echo "PostgreSQL 15 or later is still missing (an older distribution's postgresql package is older: install postgresql-15)" >&2; return 1; }
 }
 
 # Runs a command as the PostgreSQL OS user: `postgres` when we are root, ourselves otherwise.
@@ -45,12 +47,13 @@ pg_init() {
 
 pg_is_running() { pg_as_owner "$PG_BIN/pg_ctl" -D "$1" status >/dev/null 2>&1; }
 
-# pg_start DATA_DIR PORT LOGFILE [extra server options]: listens on 127.0.0.1 only; the socket
-# lives inside the data directory so nothing outside it is needed.
+# pg_start DATA_DIR PORT LOGFILE [extra server options]: listens on 127.0.0.1 only, and on no Unix
+# socket: every client here connects over TCP, and a socket path inside the checkout breaks on a path
+# with spaces (pg_ctl hands these options to a shell) or longer than the 107 bytes a socket path may have.
 pg_start() {
   local data=$1 port=$2 log=$3; shift 3
   pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $data $*" start >/dev/null
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' $*" start >/dev/null
 }
 
 pg_stop() { pg_as_owner "$PG_BIN/pg_ctl" -D "$1" -m fast -w stop >/dev/null 2>&1 || true; }

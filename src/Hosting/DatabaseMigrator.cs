@@ -14,12 +14,20 @@ public sealed class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<Databa
     private const long MigrationLockKey = 0x706C61796D757369; // "playmusi"
     private const string ResourcePrefix = "Migrations.";
 
+    /// <summary>PostgreSQL 15: the grain-storage migration's unique index uses NULLS NOT DISTINCT.</summary>
+    private const int MinimumMajorVersion = 15;
+
     public static IReadOnlyList<(string Version, string Sql)> Migrations { get; } = LoadMigrations();
 
     /// <summary>Returns the versions applied by this call (empty when the database was current).</summary>
     public async Task<IReadOnlyList<string>> ApplyAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (connection.PostgreSqlVersion.Major < MinimumMajorVersion)
+        {
+            throw new InvalidOperationException($"PostgreSQL {MinimumMajorVersion} or later is required; this server is {connection.ServerVersion}");
+        }
+
         await Execute(connection, null, $"SELECT pg_advisory_lock({MigrationLockKey})", cancellationToken);
         try
         {
