@@ -123,7 +123,7 @@ public sealed class StandingsTwoNodeTests : DatabaseTest
         await using var hubOnB = await HubClient.ConnectAsync(nodeB.BaseAddress, player.Token, Protocol.MessagePack);
         // The join broadcast goes to the nodes registered at that moment: wait until both are.
         var nodes = nodeA.Services.GetRequiredService<IGrainFactory>().GetGrain<IStandingsNodesGrain>(IStandingsNodesGrain.Key);
-        await Poll.UntilAsync(async () => (await nodes.GetNodesAsync()).Count == 2, "both nodes registered for standings");
+        await Poll.UntilAsync(async () => (await nodes.GetNodesAsync()).Nodes.Count == 2, "both nodes registered for standings");
 
         using (var client = nodeA.Client(player.Token))
         {
@@ -135,5 +135,17 @@ public sealed class StandingsTwoNodeTests : DatabaseTest
         var standings = await hubOnB.NextAsync("Standings");
         Assert.Equal(tournament.Id, standings["tournamentId"]!.GetValue<string>());
         Assert.Equal(player.PlayerId, standings["entries"]![0]!["playerId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_new_node_directory_says_it_may_be_missing_nodes_until_every_node_has_had_its_turn_to_register()
+    {
+        await using var node = await ApiHost.StartAsync(Database.ConnectionString);
+        // A directory activation of its own, as after the silo holding the cluster's one was lost.
+        var directory = node.Services.GetRequiredService<IGrainFactory>().GetGrain<IStandingsNodesGrain>("restarted-" + Guid.NewGuid());
+
+        Assert.False((await directory.GetNodesAsync()).Complete);
+        await Poll.UntilAsync(async () => (await directory.GetNodesAsync()).Complete, "the directory has waited out one registration interval",
+            IStandingsNodesGrain.RegisterInterval * 4);
     }
 }

@@ -37,6 +37,13 @@ public interface IStandingsObserver : IGrainObserver
 }
 
 /// <summary>
+/// The nodes known now; <see cref="Complete"/> is false while a new activation of the directory may still be
+/// missing live nodes (less than one <see cref="IStandingsNodesGrain.RegisterInterval"/> since it began).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record StandingsNodeList(IReadOnlyList<IStandingsObserver> Nodes, bool Complete);
+
+/// <summary>
 /// The cluster's API nodes that relay standings (key: <see cref="Key"/>). Held in memory only: each node
 /// re-registers every <see cref="RegisterInterval"/> and is forgotten after <see cref="Expiry"/> without
 /// one, so a dead node drops out and a restarted directory is refilled within one interval.
@@ -50,5 +57,5 @@ public interface IStandingsNodesGrain : IGrainWithStringKey
     Task RegisterAsync(string nodeId, IStandingsObserver observer);
 
     [AlwaysInterleave]
-    Task<IReadOnlyList<IStandingsObserver>> GetNodesAsync();
+    Task<StandingsNodeList> GetNodesAsync();
 }

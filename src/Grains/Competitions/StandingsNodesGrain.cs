@@ -10,20 +10,24 @@ public sealed class StandingsNodesGrain(TimeProvider clock) : Grain, IStandingsN
 {
     private readonly Dictionary<string, (IStandingsObserver Observer, DateTimeOffset SeenAt)> _nodes = new(StringComparer.Ordinal);
 
+    /// <summary>Every live node has registered once this has passed (a second of slack over the interval).</summary>
+    private readonly DateTimeOffset _completeFrom = clock.GetUtcNow() + IStandingsNodesGrain.RegisterInterval + TimeSpan.FromSeconds(1);
+
     public Task RegisterAsync(string nodeId, IStandingsObserver observer)
     {
         _nodes[nodeId] = (observer, clock.GetUtcNow());
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<IStandingsObserver>> GetNodesAsync()
+    public Task<StandingsNodeList> GetNodesAsync()
     {
-        var oldest = clock.GetUtcNow() - IStandingsNodesGrain.Expiry;
+        var now = clock.GetUtcNow();
+        var oldest = now - IStandingsNodesGrain.Expiry;
         foreach (var (nodeId, node) in _nodes.Where(n => n.Value.SeenAt < oldest).ToList())
         {
             _nodes.Remove(nodeId);
         }
 
-        return Task.FromResult<IReadOnlyList<IStandingsObserver>>([.. _nodes.Values.Select(n => n.Observer)]);
+        return Task.FromResult(new StandingsNodeList([.. _nodes.Values.Select(n => n.Observer)], now >= _completeFrom));
     }
 }

@@ -46,6 +46,16 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     private bool _pushDue;
     private long _lastPushAt;
 
+    /// <summary>
+    /// A push is between reading the board and recording what it sent in <see cref="_pushed"/>, and a run that
+    /// interleaved meanwhile took its old rank from <see cref="_pushed"/>, which may be stale by then.
+    /// </summary>
+    private bool _pushInFlight;
+    private bool _improvedDuringPush;
+
+    /// <summary>The last push sent: one that would change nothing a listener has is not sent again.</summary>
+    private StandingsUpdate? _lastSent;
+
     /// <summary>Since the last push, ranks changed only within [from, to] (empty when from &gt; to).</summary>
     private long _changedFromRank = long.MaxValue;
     private long _changedToRank;
@@ -173,7 +183,10 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             _entrants.Add(playerId);
             try
             {
-                await ToNodesAsync(node => node.OnEntrantJoinedAsync(Id, playerId));
+                foreach (var node in (await NodesAsync()).Nodes)
+                {
+                    node.OnEntrantJoinedAsync(Id, playerId).Ignore();
+                }
             }
             catch (Exception e)
             {
@@ -221,6 +234,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             if (submitted.Improved)
             {
                 // An improver moves up from its old rank (unknown: the board's end) and pushes down only those it passes.
+                _improvedDuringPush |= _pushInFlight;
                 var oldRank = _pushed.TryGetValue(run.PlayerId, out var last) ? last.Rank : long.MaxValue;
                 MarkStandingsChanged(submitted.Standing.Rank, Math.Max(oldRank, submitted.Standing.Rank));
             }
@@ -379,8 +393,17 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         _lastPushAt = Now;
         var (fromRank, toRank) = (_changedFromRank, _changedToRank);
         (_changedFromRank, _changedToRank) = (long.MaxValue, 0);
+        _pushInFlight = true;
         try
         {
+            var nodes = await NodesAsync();
+            if (!nodes.Complete)
+            {
+                // A directory that has just restarted may not know every node yet: the push waits for it.
+                MarkStandingsChanged(fromRank, toRank);
+                return;
+            }
+
             var top = Board.GetRangeAsync(1, StandingsUpdate.TopEntries);
             var count = fromRank > toRank ? 0 : (int)Math.Min(StandingsScanWindow, toRank - fromRank + 1);
             IReadOnlyList<LeaderboardEntry> scanned = count == 0 ? [] : await Board.GetRangeAsync(fromRank, count);
@@ -404,8 +427,19 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
             var view = View();
             var update = new StandingsUpdate(Id, view.Status, view.EndsAt, await top, changes, continueFrom is not null);
-            await ToNodesAsync(node => node.OnStandingsAsync(update));
+            if (changes.Count == 0 && continueFrom is null && _lastSent is { } previous
+                && previous.Status == update.Status && previous.Entries.SequenceEqual(update.Entries))
+            {
+                return;
+            }
+
+            foreach (var node in nodes.Nodes)
+            {
+                node.OnStandingsAsync(update).Ignore();
+            }
+
             changes.ForEach(c => _pushed[c.PlayerId] = (c.Rank, c.Score));
+            _lastSent = update;
             if (continueFrom is { } next)
             {
                 MarkStandingsChanged(next, toRank);
@@ -416,16 +450,23 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             logger.LogWarning(e, "Pushing standings of tournament {TournamentId} failed; retrying", Id);
             MarkStandingsChanged(fromRank, toRank);
         }
-    }
-
-    /// <summary>One one-way call per API node (docs/competitions.md); a dead node just misses the message.</summary>
-    private async Task ToNodesAsync(Func<IStandingsObserver, Task> send)
-    {
-        foreach (var node in await GrainFactory.GetGrain<IStandingsNodesGrain>(IStandingsNodesGrain.Key).GetNodesAsync())
+        finally
         {
-            send(node).Ignore();
+            _pushInFlight = false;
+            if (_improvedDuringPush)
+            {
+                // The next push compares this range again with what was just sent: the run's own range may have
+                // missed a player this push moved.
+                _improvedDuringPush = false;
+                MarkStandingsChanged(fromRank, toRank);
+            }
         }
     }
+
+    /// <summary>
+    /// The API nodes, each sent one one-way call (docs/competitions.md): a dead node just misses the message.
+    /// </summary>
+    private Task<StandingsNodeList> NodesAsync() => GrainFactory.GetGrain<IStandingsNodesGrain>(IStandingsNodesGrain.Key).GetNodesAsync();
 
     private async Task SetStatusAsync(string status)
     {
