@@ -40,6 +40,16 @@ public sealed class RoomTimingTests : IAsyncLifetime
         }
     }
 
+    /// <summary>A private runner lobby: p1 (connection c1) on the first node, p2 (c2) on the second.</summary>
+    private async Task<(string RoomId, IGameRoomGrain Room)> TwoPlayerRoomAsync(RoomNode first, RoomNode second)
+    {
+        var roomId = Guid.NewGuid().ToString();
+        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", first);
+        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", second, publicLobbyOnly: false);
+        return (roomId, room);
+    }
+
     private (RoomNode A, RoomNode B) Nodes() =>
         (new RoomNode("node-a", _grains.CreateObjectReference<IRoomNodeObserver>(_node)),
          new RoomNode("node-b", _grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode())));
@@ -146,11 +156,8 @@ public sealed class RoomTimingTests : IAsyncLifetime
     [Fact]
     public async Task A_seat_that_re_attached_after_one_restart_survives_the_next()
     {
-        var roomId = Guid.NewGuid().ToString();
-        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
         var (nodeA, nodeB) = Nodes();
-        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", nodeA);
-        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", nodeB, publicLobbyOnly: false);
+        var (roomId, room) = await TwoPlayerRoomAsync(nodeA, nodeB);
         NodeConnection[] onA = [new("c1", "p1")], onB = [new("c2", "p2")];
 
         // A restart: node A re-attaches first and p1 gets ready (a write) before node B's re-attach arrives.
@@ -181,11 +188,8 @@ public sealed class RoomTimingTests : IAsyncLifetime
     [Fact]
     public async Task After_a_restart_no_seat_expires_before_its_node_could_re_attach()
     {
-        var roomId = Guid.NewGuid().ToString();
-        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
         var (nodeA, nodeB) = Nodes();
-        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", nodeA);
-        await room.JoinAsync(new RoomMember("p2", "Two"), "c2", nodeB, publicLobbyOnly: false);
+        var (roomId, room) = await TwoPlayerRoomAsync(nodeA, nodeB);
 
         // A stored disconnection older than the grace (the room was down meanwhile, or an earlier version
         // stored its re-attach deadline as one): node B's re-attach, a second after activation, still counts.
