@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -50,23 +51,48 @@ public sealed class PortalRegistryTests : DatabaseTest, IDisposable
     public async Task A_failed_refresh_keeps_the_loaded_registry_and_waits_an_interval_before_the_next_read()
     {
         await using var dataSource = await MigratedDataSourceAsync();
-        var registry = new PortalRegistry(dataSource, _clock, NullLogger<PortalRegistry>.Instance);
+        var failures = new FailureSignal();
+        var registry = new PortalRegistry(dataSource, _clock, failures);
         await registry.GetAsync();
         await Database.ScalarAsync<int>("ALTER TABLE telemetry_portal_hosts RENAME TO telemetry_portal_hosts_gone; SELECT 1");
         _clock.Advance(TimeSpan.FromSeconds(31));
 
         Assert.Equal("y8", (await registry.GetAsync()).Resolve(null, "www.y8.com"));
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _reads) == 2), "the refresh is tried");
+        // The failure has been handled (its interval starts now, before the clock moves on again).
+        await failures.Logged.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, Volatile.Read(ref _reads));
         await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ => Assert.Equal("y8", (await registry.GetAsync()).Resolve(null, "www.y8.com"))));
         Assert.Equal(2, Volatile.Read(ref _reads));
 
         await Database.ScalarAsync<int>("ALTER TABLE telemetry_portal_hosts_gone RENAME TO telemetry_portal_hosts; SELECT 1");
         _clock.Advance(TimeSpan.FromSeconds(31));
-        await registry.GetAsync();
-        await Poll.UntilAsync(() => Task.FromResult(Volatile.Read(ref _reads) == 3), "the next interval's read is tried");
+        await Poll.UntilAsync(async () =>
+        {
+            await registry.GetAsync();
+            return Volatile.Read(ref _reads) == 3;
+        }, "the next interval's read is tried");
     }
 
     public void Dispose() => _listener.Dispose();
+
+    /// <summary>Completes when the registry logs its refresh failure (it does so once the failure is handled).</summary>
+    private sealed class FailureSignal : ILogger<PortalRegistry>
+    {
+        public TaskCompletionSource Logged { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning)
+            {
+                Logged.TrySetResult();
+            }
+        }
+    }
 
     /// <summary>The test database with the project's migrations, and a data source that counts its batches.</summary>
     private async Task<NpgsqlDataSource> MigratedDataSourceAsync()
