@@ -2,7 +2,7 @@
 # Runs the PlayMusic backend. See README.md.
 #   ./run.sh                     one process: Orleans silo + API on PLAYMUSIC_URLS (default http://127.0.0.1:5080)
 #   ./run.sh migrate             applies the database migrations and exits
-#   ./run.sh token --role admin|player [--subject S] [--name N] [--ttl 1h]   prints a signed JWT
+#   ./run.sh token --role admin|player [--subject <player uuid>] [--name N] [--ttl 1h]   prints a signed JWT
 #   ./run.sh cluster [--silos N] [--api M]   N standalone silos + M client-only API nodes on one PostgreSQL
 # Without PLAYMUSIC_DB a local PostgreSQL is created (first run) and started under ./.data/pg.
 set -euo pipefail
@@ -159,7 +159,7 @@ case "$verb" in
     run_forwarding_signals dotnet "$api_dll"
     ;;
   *)
-    echo "usage: ./run.sh [serve|migrate|cluster [--silos N] [--api M]|token --role admin|player [--subject S] [--ttl 1h]]" >&2
+    echo "usage: ./run.sh [serve|migrate|cluster [--silos N] [--api M]|token --role admin|player [--subject <player uuid>] [--ttl 1h]]" >&2
     exit 2
     ;;
 esac

@@ -23,7 +23,7 @@ public static class AdminCommands
         // Settings given as --NAME=value, as the server takes them (e.g. --PLAYMUSIC_DATA_DIR=/srv/playmusic).
         static bool IsSetting(string argument) => argument.StartsWith("--PLAYMUSIC_", StringComparison.Ordinal) && argument.Contains('=');
         var settings = arguments.Where(IsSetting).ToArray();
-        // Not Except: a set operation, it also dropped repeated values (--subject admin --role admin lost one "admin").
+        // Not Except: a set operation, it also dropped repeated values (--name admin --role admin lost one "admin").
         var args = arguments.Where(a => !IsSetting(a)).ToArray();
         string role = TokenIssuer.PlayerRole, subject = Guid.NewGuid().ToString(), name = "operator";
         var ttl = TimeSpan.FromHours(1);
@@ -35,8 +35,9 @@ public static class AdminCommands
                 case ("--role", TokenIssuer.AdminRole or TokenIssuer.PlayerRole):
                     role = value!;
                     break;
-                case ("--subject", { Length: > 0 }):
-                    subject = value!;
+                // A player id (PROTOCOL: ids are lowercase UUIDs); room resume tokens rely on it, too.
+                case ("--subject", { } text) when Guid.TryParse(text, out var playerId):
+                    subject = playerId.ToString();
                     break;
                 case ("--name", { Length: > 0 }):
                     name = value!;
@@ -45,7 +46,7 @@ public static class AdminCommands
                     ttl = parsed;
                     break;
                 default:
-                    Console.Error.WriteLine("usage: token --role admin|player [--subject S] [--name N] [--ttl 1h|30m|7d, at most 366d]");
+                    Console.Error.WriteLine("usage: token --role admin|player [--subject <player uuid>] [--name N] [--ttl 1h|30m|7d, at most 366d]");
                     return 2;
             }
         }

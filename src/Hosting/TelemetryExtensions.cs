@@ -64,10 +64,24 @@ public static class TelemetryExtensions
         return endpoints;
     }
 
-    private static Task WriteHealth(HttpContext context, HealthReport report) =>
-        context.Response.WriteAsJsonAsync(new
+    private static Task WriteHealth(HttpContext context, HealthReport report)
+    {
+        var checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description });
+        if (context.Response.StatusCode < StatusCodes.Status400BadRequest)
         {
-            status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description }),
-        });
+            return context.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), checks });
+        }
+
+        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code.
+        var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key);
+        return context.Response.WriteAsJsonAsync(new
+        {
+            type = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+            title = "Service Unavailable",
+            status = context.Response.StatusCode,
+            detail = $"not ready: {string.Join(", ", failing)} unavailable",
+            code = "UNAVAILABLE",
+            checks,
+        }, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+    }
 }

@@ -81,6 +81,10 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("\u3164")] // Hangul filler: a letter that renders blank
     [InlineData("\ufe0f")] // a lone emoji variation selector
     [InlineData("\u200d\ufe0f\u034f")] // joiner, variation selector, combining grapheme joiner
+    [InlineData("Bob\u2029Admin")] // a paragraph break between letters
+    [InlineData("Bob\u2028Ann")] // a line break between letters
+    [InlineData("\uffff")] // a noncharacter
+    [InlineData("x\U0001FFFE")] // a noncharacter outside the basic plane
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
@@ -93,6 +97,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData(17, "e\u0301")] // 17 accented letters written with a combining accent
     [InlineData(5, "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466")] // families: joined emoji sequences
     [InlineData(32, "a")]
+    [InlineData(1, "\U0003FFFD")] // unassigned in this runtime's tables: a newer emoji is one of those
     public async Task Display_names_count_characters_as_players_see_them(int count, string character)
     {
         var displayName = string.Concat(Enumerable.Repeat(character, count));
@@ -131,6 +136,8 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData(null, HttpStatusCode.Unauthorized)]
     [InlineData("garbage", HttpStatusCode.Unauthorized)]
     [InlineData("expired", HttpStatusCode.Unauthorized)]
+    [InlineData("expired-5s-ago", HttpStatusCode.Unauthorized)]
+    [InlineData("issuer-clock-20s-ahead", HttpStatusCode.OK)]
     [InlineData("foreign-key", HttpStatusCode.Unauthorized)]
     public async Task Admin_routes_need_an_admin_token(string? who, HttpStatusCode expected)
     {
@@ -140,6 +147,10 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
             "player" => (await _host.GuestAsync()).Token,
             "garbage" => "not.a.jwt",
             "expired" => new TokenIssuer(_host.Services.GetRequiredService<SymmetricSecurityKey>(), new ShiftedTime(TimeSpan.FromHours(-2)))
+                .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token,
+            "expired-5s-ago" => new TokenIssuer(_host.Services.GetRequiredService<SymmetricSecurityKey>(), new ShiftedTime(TimeSpan.FromSeconds(-65)))
+                .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromMinutes(1)).Token,
+            "issuer-clock-20s-ahead" => new TokenIssuer(_host.Services.GetRequiredService<SymmetricSecurityKey>(), new ShiftedTime(TimeSpan.FromSeconds(20)))
                 .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token,
             "foreign-key" => new TokenIssuer(new SymmetricSecurityKey(new byte[32]), TimeProvider.System)
                 .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token,

@@ -19,6 +19,14 @@ public sealed class ReadinessTests : DatabaseTest
 
         proxy.Cut();
         await Poll.UntilAsync(async () => (await host.Http.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, "readyz reports 503");
+        using (var notReady = await host.Http.GetAsync("/readyz"))
+        {
+            Assert.Equal("application/problem+json", notReady.Content.Headers.ContentType?.MediaType);
+            var problem = await notReady.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(("UNAVAILABLE", 503), (problem.GetProperty("code").GetString(), problem.GetProperty("status").GetInt32()));
+            Assert.Contains("database", problem.GetProperty("detail").GetString());
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/healthz")).StatusCode);
 
         proxy.Restore();

@@ -30,11 +30,25 @@ public sealed class TokenCommandTests
     [Fact]
     public async Task Takes_the_same_value_for_several_options()
     {
-        var (exit, output, error) = await RunAsync("token", "--role", "admin", "--subject", "admin", "--name", "admin", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}");
+        var (exit, output, error) = await RunAsync("token", "--role", "admin", "--subject", "4F1C2B7E-0D3A-4E5B-9C8D-7A6B5C4D3E2F", "--name", "admin", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}");
 
         Assert.True(exit == 0, error);
         var jwt = new JsonWebToken(output.Trim());
-        Assert.Equal(("admin", "admin", "admin"), (jwt.Subject, jwt.GetClaim(TokenIssuer.NameClaim).Value, jwt.GetClaim(TokenIssuer.RoleClaim).Value));
+        // The subject is a player id, so it comes out in the contract's lowercase form.
+        Assert.Equal(("4f1c2b7e-0d3a-4e5b-9c8d-7a6b5c4d3e2f", "admin", "admin"),
+            (jwt.Subject, jwt.GetClaim(TokenIssuer.NameClaim).Value, jwt.GetClaim(TokenIssuer.RoleClaim).Value));
+    }
+
+    [Theory]
+    [InlineData("ops")]
+    [InlineData("qa|1")] // would break the room resume tokens that carry the player id
+    public async Task Refuses_a_subject_that_is_not_a_player_id_with_the_usage(string subject)
+    {
+        var (exit, output, error) = await RunAsync("token", "--role", "admin", $"--PLAYMUSIC_JWT_KEY={ApiHost.TestJwtKey}", "--subject", subject);
+
+        Assert.Equal(2, exit);
+        Assert.Empty(output);
+        Assert.StartsWith("usage: token", error);
     }
 
     [Theory]

@@ -54,7 +54,11 @@ public static class AuthApi
         {
             var category = Rune.GetUnicodeCategory(rune);
             var emojiJoiner = rune.Value == ZeroWidthJoiner || rune.Value is >= EmojiTagFirst and <= EmojiTagLast;
+            // Line breaks split a leaderboard row; noncharacters are never text. Other unassigned code points
+            // stay allowed: they are the emoji phones ship before this runtime's Unicode tables know them.
             if (category is UnicodeCategory.Control or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
+                    or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+                || IsNoncharacter(rune.Value)
                 || (category is UnicodeCategory.Format && !emojiJoiner))
             {
                 return false;
@@ -66,6 +70,8 @@ public static class AuthApi
 
         return shows;
     }
+
+    private static bool IsNoncharacter(int codePoint) => codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE;
 
     /// <summary>A new guest identity: stateless, so a burst of new players costs no database write.</summary>
     private static Results<Ok<GuestResponse>, ProblemHttpResult> IssueGuest(GuestRequest? request, TokenIssuer issuer)

@@ -28,7 +28,9 @@ public static class IdentityExtensions
                     ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     NameClaimType = TokenIssuer.NameClaim,
                     RoleClaimType = TokenIssuer.RoleClaim,
-                    ClockSkew = TimeSpan.FromSeconds(30),
+                    // An expired token is refused at its `exp` (PROTOCOL §1); the issuer backdates `nbf` instead, so a
+                    // node whose clock runs behind the issuer's still takes a fresh token.
+                    ClockSkew = TimeSpan.Zero,
                 };
                 o.Events = new JwtBearerEvents
                 {

@@ -18,24 +18,27 @@ public static class SigningKey
         var configured = configuration["PLAYMUSIC_JWT_KEY"];
         if (!string.IsNullOrWhiteSpace(configured))
         {
-            var bytes = Convert.FromBase64String(configured);
-            if (bytes.Length < KeyBytes)
-            {
-                throw new InvalidOperationException($"PLAYMUSIC_JWT_KEY must decode to at least {KeyBytes} bytes.");
-            }
-
-            return new SymmetricSecurityKey(bytes);
+            return new SymmetricSecurityKey(Decode(configured.Trim(), "PLAYMUSIC_JWT_KEY"));
         }
 
         var path = Path.Combine(configuration["PLAYMUSIC_DATA_DIR"] ?? ".data", "jwt.key");
-        return new SymmetricSecurityKey(Convert.FromBase64String(ReadOrCreate(path, created)));
+        return new SymmetricSecurityKey(Decode(ReadOrCreate(path, created), path));
+    }
+
+    private static byte[] Decode(string base64, string source) =>
+        TryDecode(base64) ?? throw new InvalidOperationException($"{source} must be base64 of at least {KeyBytes} bytes.");
+
+    private static byte[]? TryDecode(string base64)
+    {
+        var bytes = new byte[base64.Length];
+        return Convert.TryFromBase64String(base64, bytes, out var length) && length >= KeyBytes ? bytes[..length] : null;
     }
 
     private static string ReadOrCreate(string path, Action<string>? created)
     {
         if (File.Exists(path))
         {
-            return File.ReadAllText(path).Trim();
+            return ReadWritten(path);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -60,7 +63,24 @@ public static class SigningKey
         }
         catch (IOException) when (File.Exists(path))
         {
-            return File.ReadAllText(path).Trim();
+            return ReadWritten(path);
         }
+    }
+
+    /// <summary>
+    /// The key file's content once it holds a key: the process that created it may still be writing
+    /// (nodes of <c>./run.sh cluster</c> start together). A file that stays short is returned as it is
+    /// and refused by <see cref="Decode"/>.
+    /// </summary>
+    private static string ReadWritten(string path)
+    {
+        var content = File.ReadAllText(path).Trim();
+        for (var attempt = 0; attempt < 20 && TryDecode(content) is null; attempt++)
+        {
+            Thread.Sleep(TimeSpan.FromMilliseconds(100));
+            content = File.ReadAllText(path).Trim();
+        }
+
+        return content;
     }
 }

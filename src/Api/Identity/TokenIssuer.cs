@@ -16,6 +16,9 @@ public sealed class TokenIssuer(SymmetricSecurityKey key, TimeProvider time)
     public const string PlayerRole = "player";
     public const string AdminRole = "admin";
 
+    /// <summary>How far behind the issuer's clock a validating node's may be and still take a fresh token.</summary>
+    public static readonly TimeSpan ClockTolerance = TimeSpan.FromSeconds(30);
+
     private readonly JsonWebTokenHandler _handler = new();
     private readonly SigningCredentials _credentials = new(key, SecurityAlgorithms.HmacSha256);
 
@@ -28,7 +31,7 @@ public sealed class TokenIssuer(SymmetricSecurityKey key, TimeProvider time)
             Issuer = Issuer,
             Audience = Audience,
             IssuedAt = now.UtcDateTime,
-            NotBefore = now.UtcDateTime,
+            NotBefore = (now - ClockTolerance).UtcDateTime,
             Expires = expires.UtcDateTime,
             SigningCredentials = _credentials,
             Subject = new ClaimsIdentity([
