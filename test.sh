@@ -48,15 +48,26 @@ dotnet build PlayMusic.sln -nologo -v q -clp:ErrorsOnly || { echo "tests: 0 pass
 # minute) is stopped after 4 minutes and reported, instead of using up CI's time.
 dotnet test PlayMusic.sln --no-build -nologo -m:1 --blame-hang-timeout 4min --blame-hang-dump-type none --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 reports=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
+  reports=$(( reports + 1 ))
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
-  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  get() { local n; n=$(echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'); echo "${n:-0}"; }
   passed=$(( passed + $(get passed) ))
   failed=$(( failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted) ))
   skipped=$(( skipped + $(get notExecuted) ))
+  # A crashed or hung-and-killed test host leaves a report whose counters miss the tests it never
+  # finished (often all of them): the crash itself counts as a failure, whatever else failed.
+  if [ -z "$counters" ] || grep -q 'The active test run was aborted' "$trx"; then
+    failed=$(( failed + 1 ))
+  fi
 done
+if [ $# -eq 0 ]; then
+  # A full run has one report per test project; a project that wrote none did not run.
+  projects=$(ls tests/*/*.Tests.csproj | wc -l)
+  [ "$reports" -lt "$projects" ] && failed=$(( failed + projects - reports ))
+fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1  # the runner itself failed (crash, build break): never report green
 fi
