@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Npgsql;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
@@ -32,8 +33,11 @@ public sealed class CrashResumeTests : DatabaseTest
             await p1.InvokeAsync("SendInput", new { seq = 1, songTimeMs = 500, x = 1, y = 2, z = 3, lane = 2, anim = "run", score = 500, combo = 5 });
             await p2.InvokeAsync("SendInput", new { seq = 7, songTimeMs = 500, x = 4, y = 5, z = 6, lane = 3, anim = "jump", score = 300, combo = 2 });
             await p1.NextAsync("Tick", t => Seat(t, 1) is { } s && s["seq"]!.GetValue<long>() == 7);
-            // Past the once-per-second checkpoint of scores and seq.
-            await Task.Delay(TimeSpan.FromSeconds(2.5));
+            // Both inputs are in the room now, so any write of its state from here on holds them. One more input
+            // makes a checkpoint due (it may have written already); wait until the stored version moves on.
+            var stored = await StoredRoomVersionAsync(roomId);
+            await p1.InvokeAsync("SendInput", new { seq = 2, songTimeMs = 600, x = 1, y = 2, z = 3, lane = 2, anim = "run", score = 500, combo = 5 });
+            await Poll.UntilAsync(async () => await StoredRoomVersionAsync(roomId) > stored, "the room checkpointed after the inputs");
             first.Kill();
         }
 
@@ -58,6 +62,16 @@ public sealed class CrashResumeTests : DatabaseTest
         // Play goes on from the checkpoint: the next input must follow the restored seq.
         await again2.InvokeAsync("SendInput", new { seq = 8, songTimeMs = 9000, x = 4, y = 5, z = 6, lane = 3, anim = "jump", score = 900, combo = 3 });
         await again1.NextAsync("Tick", t => Seat(t, 1) is { } s && s["seq"]!.GetValue<long>() == 8);
+    }
+
+    /// <summary>The version of the room's row in OrleansStorage: it goes up by one with every write of the grain's state.</summary>
+    private async Task<int> StoredRoomVersionAsync(string roomId)
+    {
+        await using var dataSource = Database.CreateDataSource();
+        // A string grain key is stored as the row's key extension; the state name ("room") is its grain type.
+        await using var command = dataSource.CreateCommand("SELECT Version FROM OrleansStorage WHERE GrainTypeString = 'room' AND GrainIdExtensionString = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = roomId });
+        return await command.ExecuteScalarAsync() as int? ?? throw new InvalidOperationException($"room {roomId} has no stored state");
     }
 
     private static JsonNode? Seat(JsonNode tick, int seat) =>

@@ -57,11 +57,15 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p2.FailsWithAsync(RoomErrors.InvalidArgument, "Customize", new { ghostColor = "red" });
 
         await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
         var countdown = await p2.NextAsync("Countdown");
+        var after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         Assert.Equal(roomId, countdown["roomId"]!.GetValue<string>());
         Assert.Equal(3, countdown["seconds"]!.GetValue<int>());
-        Assert.InRange(countdown["startsAt"]!.GetValue<long>() - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), 0, 3500);
+        // The room starts 3 s after the last SetReady reached it, rounded up to its 100 ms tick grid; bounded by
+        // clock readings on either side of that call, so a late read of the event cannot fail it.
+        Assert.InRange(countdown["startsAt"]!.GetValue<long>(), before + 3000, after + 3100);
         await p2.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running");
 
         var first = await p2.NextAsync("Tick");
@@ -99,9 +103,23 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var emote = await p2.NextAsync("Emote");
         Assert.Equal(0, emote["seat"]!.GetValue<int>());
         Assert.Equal("wave", emote["emote"]!.GetValue<string>());
-        await p1.InvokeAsync("Emote", new { emote = "gg" });
-        await p1.InvokeAsync("Emote", new { emote = "fire" });
-        await p1.FailsWithAsync(RoomErrors.RateLimited, "Emote", new { emote = "wow" });
+        // A burst sent without waiting between calls: the bucket holds at most 3 and refills 1 per second, so
+        // all 8 could pass only if 5 s went by within the burst.
+        var burst = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            try
+            {
+                await p1.InvokeAsync("Emote", new { emote = "gg" });
+                return null;
+            }
+            catch (HubException error)
+            {
+                return error.Message;
+            }
+        }));
+        var refusals = burst.OfType<string>().ToArray();
+        Assert.NotEmpty(refusals);
+        Assert.All(refusals, message => Assert.StartsWith(RoomErrors.RateLimited + ": ", message));
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "Emote", new { emote = "dance" });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "TriggerStem", new { stemId = "a", active = true });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "UpdateSettings", new { config = new { speed = 3 } });
@@ -395,9 +413,9 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
 
     [Theory]
     [MemberData(nameof(Protocols))]
-    public async Task Resume_within_grace_keeps_the_seat_and_after_grace_expires(Protocol protocol)
+    public async Task Resume_within_grace_keeps_the_seat(Protocol protocol)
     {
-        var (a, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
         var (b, p2) = await fixture.PlayerAsync(protocol, "B");
         await using var _1 = p1;
         var created = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!;
@@ -412,24 +430,16 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.NextAsync("RoomState", r => r["players"]![1]!["connected"]!.GetValue<bool>() == false);
         await p1.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 1 && !p["connected"]!.GetValue<bool>()));
 
+        // Within the fixture's generous grace (expiry: SeatExpiryTests, and on a fake clock RoomTimingTests).
         await using var again = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
         var resumed = (await again.InvokeAsync("Resume", new { roomId, resumeToken = token }))!;
         Assert.Equal(1, resumed["seat"]!.GetValue<int>());
         Assert.Equal("running", resumed["room"]!["state"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(resumed["resumeToken"]!.GetValue<string>()));
         var keyframe = await again.NextAsync("Tick");
         Assert.True(keyframe["full"]!.GetValue<bool>());
         Assert.Equal(2, keyframe["players"]!.AsArray().Count);
         await p1.NextAsync("RoomState", r => r["players"]![1]!["connected"]!.GetValue<bool>());
-
-        // Gone for longer than the grace: the seat is freed and a later Resume is refused.
-        var newToken = resumed["resumeToken"]!.GetValue<string>();
-        await again.Connection.StopAsync();
-        var timeout = await p1.NextAsync("PlayerLeft", timeout: TimeSpan.FromSeconds(RoomHostFixture.GraceSeconds + 15));
-        Assert.Equal("timeout", timeout["reason"]!.GetValue<string>());
-        Assert.Equal(b.PlayerId, timeout["playerId"]!.GetValue<string>());
-        await using var late = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
-        await late.FailsWithAsync(RoomErrors.ResumeExpired, "Resume", new { roomId, resumeToken = newToken });
-        Assert.NotNull(a);
     }
 
     [Fact]

@@ -2,14 +2,18 @@ using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
 
-/// <summary>One database and one real API host (Kestrel + embedded silo) shared by a test class; seat grace of 2 s.</summary>
-public sealed class RoomHostFixture : IAsyncLifetime
+/// <summary>
+/// One database and one real API host (Kestrel + embedded silo) shared by a test class. The seat grace is
+/// generous: a Resume on a new connection (negotiate, handshake, a slow transport) must beat it even on a
+/// loaded machine. Tests that wait for a seat to expire use <see cref="ShortGraceHostFixture"/>.
+/// </summary>
+public class RoomHostFixture : IAsyncLifetime
 {
-    public const int GraceSeconds = 2;
-
     private TestDatabase _database = null!;
 
     public ApiHost Host { get; private set; } = null!;
+
+    public virtual int GraceSeconds => 30;
 
     public async Task InitializeAsync()
     {
@@ -43,6 +47,12 @@ public sealed class RoomHostFixture : IAsyncLifetime
 
         return players;
     }
+}
+
+/// <summary>A host whose seats expire 2 s after a disconnect, for tests that wait for the expiry itself (nothing there has to beat it).</summary>
+public sealed class ShortGraceHostFixture : RoomHostFixture
+{
+    public override int GraceSeconds => 2;
 }
 
 public sealed class ConnectedPlayers : List<HubClient>, IAsyncDisposable

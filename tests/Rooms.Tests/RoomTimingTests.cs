@@ -62,6 +62,14 @@ public sealed class RoomTimingTests : IAsyncLifetime
         _grains = _silo.Grains;
     }
 
+    /// <summary>
+    /// Asserts that these seats are still held once every timer already due on the fake clock has run: the fake
+    /// clock runs a due timer's callback as the timer is armed (or inside Advance), which queues the grain timer's
+    /// tick on the activation like a call, so this call is answered only after a grace timer armed as already due.
+    /// </summary>
+    private static async Task SeatsHeldAfterDueTimersAsync(IGameRoomGrain room, params string[] playerIds) =>
+        Assert.Equal(playerIds, (await room.GetViewAsync()).Players.Select(p => p.PlayerId));
+
     public async Task DisposeAsync()
     {
         await _silo.DisposeAsync();
@@ -85,7 +93,8 @@ public sealed class RoomTimingTests : IAsyncLifetime
         var start = (now + 3000 + 99) / 100 * 100;
         Assert.Equal(start, countdown.StartsAt);
         _time.Advance(TimeSpan.FromMilliseconds(start - now - 10));
-        await Task.Delay(200);
+        // No sleep needed: the fake clock runs due timers inside Advance, and Orleans queues a timer tick on the
+        // activation like a call, so this call would run after a countdown timer that fired early.
         Assert.Equal("countdown", (await room.GetViewAsync()).State);
         _time.Advance(TimeSpan.FromMilliseconds(10));
         await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match starts");
@@ -121,7 +130,7 @@ public sealed class RoomTimingTests : IAsyncLifetime
         await room.DisconnectAsync("p2", "c2");
         await KeepAttachingAsync(room, TimeSpan.FromSeconds(27), (node, [new NodeConnection("c1", "p1")]));
         _time.Advance(TimeSpan.FromSeconds(2));
-        await Task.Delay(200);
+        Assert.Equal(2, (await room.GetViewAsync()).Players.Count); // ordered after a grace timer that fired early
         Assert.Empty(_node.Left);
         _time.Advance(TimeSpan.FromSeconds(2));
         await Poll.UntilAsync(() => !_node.Left.IsEmpty, "the seat expires");
@@ -175,12 +184,10 @@ public sealed class RoomTimingTests : IAsyncLifetime
         room = _grains.GetGrain<IGameRoomGrain>(roomId);
         (nodeA, nodeB) = Nodes();
         await room.AttachNodeAsync(nodeA, onA);
-        await room.GetViewAsync();
-        await Task.Delay(200); // a grace timer the activation armed as already due has run by now
+        await SeatsHeldAfterDueTimersAsync(room, "p1", "p2");
         _time.Advance(TimeSpan.FromSeconds(1));
         await room.AttachNodeAsync(nodeB, onB);
-        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are back again",
-            TimeSpan.FromSeconds(5));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are back again");
         await KeepAttachingAsync(room, TimeSpan.FromSeconds(40), (nodeA, onA), (nodeB, onB));
         Assert.Equal(["p1", "p2"], (await room.GetViewAsync()).Players.Select(p => p.PlayerId));
     }
@@ -199,13 +206,11 @@ public sealed class RoomTimingTests : IAsyncLifetime
         room = _grains.GetGrain<IGameRoomGrain>(roomId);
         (nodeA, nodeB) = Nodes();
         await room.AttachNodeAsync(nodeA, [new NodeConnection("c1", "p1")]);
-        await room.GetViewAsync();
-        await Task.Delay(200); // a grace timer the activation armed as already due has run by now
+        await SeatsHeldAfterDueTimersAsync(room, "p1", "p2");
         _time.Advance(TimeSpan.FromSeconds(1));
         await room.AttachNodeAsync(nodeB, [new NodeConnection("c2-again", "p2")]);
 
-        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are connected",
-            TimeSpan.FromSeconds(5));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).Players.Count(p => p.Connected) == 2, "both seats are connected");
     }
 
     [Fact]
