@@ -11,6 +11,7 @@ public sealed class ApiProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private bool _disposed;
 
     private ApiProcess(Process process, Uri baseAddress)
     {
@@ -46,11 +47,33 @@ public sealed class ApiProcess : IAsyncDisposable
             info.Environment[key] = value;
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
         var url = settings.TryGetValue("PLAYMUSIC_URLS", out var urls) && urls is not null ? urls : throw new ArgumentException("PLAYMUSIC_URLS is required");
-        var api = new ApiProcess(process, new Uri(url));
-        await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
-        return api;
+        var baseAddress = new Uri(url);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
+        ApiProcess api;
+        try
+        {
+            api = new ApiProcess(process, baseAddress);
+        }
+        catch
+        {
+            KillTree(process);
+            process.Dispose();
+            throw;
+        }
+
+        try
+        {
+            await api.WaitUntilReadyAsync(TimeSpan.FromSeconds(60));
+            return api;
+        }
+        catch
+        {
+            // A node that never became ready must not outlive the test: it would keep its ports, its
+            // cluster membership and its database connections, and load the machine for later tests.
+            await api.DisposeAsync();
+            throw;
+        }
     }
 
     public async Task WaitUntilReadyAsync(TimeSpan timeout)
@@ -103,20 +126,35 @@ public sealed class ApiProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: the process dies at once, mid-whatever.</summary>
-    public void Kill()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-    }
+    public void Kill() => KillTree(_process);
 
     public ValueTask DisposeAsync()
     {
-        Kill();
-        _process.Dispose();
+        if (!_disposed)
+        {
+            _disposed = true;
+            Kill();
+            _process.Dispose();
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    private static void KillTree(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // It exited between the check and the kill.
+        }
+
+        process.WaitForExit();
     }
 
     private void Append(string? line)

@@ -56,9 +56,19 @@ public sealed class HubClient : IAsyncDisposable
             builder.AddMessagePackProtocol();
         }
 
-        var connection = builder.Build();
-        await connection.StartAsync();
-        return new HubClient(connection, protocol);
+        // Handlers first: the server may send an event as soon as the connection is up (before StartAsync
+        // returns), and one that arrives before its handler exists is dropped.
+        var client = new HubClient(builder.Build(), protocol);
+        try
+        {
+            await client.Connection.StartAsync();
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Invokes a hub method and returns its result as JSON (null for void methods).</summary>

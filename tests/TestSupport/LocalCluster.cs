@@ -29,7 +29,16 @@ public sealed class LocalCluster : IAsyncDisposable
         }
         catch
         {
-            await cluster.DisposeAsync();
+            // Task.WhenAll waits for every start, so each node that did come up is in _nodes by now
+            // (one that did not killed itself). The start failure is the error to report, not a cleanup one.
+            try
+            {
+                await cluster.DisposeAsync();
+            }
+            catch (Exception)
+            {
+            }
+
             throw;
         }
     }
@@ -50,8 +59,12 @@ public sealed class LocalCluster : IAsyncDisposable
     public async Task RestartAsync(string name)
     {
         var (process, settings) = _nodes[name];
+        // Out of the list until the new process is ready, so a failed start leaves no disposed process behind
+        // for DisposeAsync to trip over (ApiProcess.StartAsync kills a process that does not become ready).
+        _nodes.Remove(name);
         await process.DisposeAsync();
-        _nodes[name] = (await ApiProcess.StartAsync(settings, Assembly(name), Project(name)), settings);
+        var restarted = await ApiProcess.StartAsync(settings, Assembly(name), Project(name));
+        _nodes[name] = (restarted, settings);
     }
 
     private async Task StartNodeAsync(string name, bool isSilo)
@@ -82,11 +95,26 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private static string Project(string name) => name.StartsWith("silo-", StringComparison.Ordinal) ? "Silo" : "Api";
 
+    /// <summary>Kills every node, even when killing one of them fails.</summary>
     public async ValueTask DisposeAsync()
     {
+        List<Exception> errors = [];
         foreach (var (process, _) in _nodes.Values)
         {
-            await process.DisposeAsync();
+            try
+            {
+                await process.DisposeAsync();
+            }
+            catch (Exception ex)
+            {
+                errors.Add(ex);
+            }
+        }
+
+        _nodes.Clear();
+        if (errors.Count > 0)
+        {
+            throw new AggregateException("could not stop every node", errors);
         }
     }
 }
