@@ -78,9 +78,10 @@ public sealed class StandingsPushTests(ApiFixture fixture) : IClassFixture<ApiFi
         }
 
         await Assert.ThrowsAsync<TimeoutException>(() => hub.NextAsync("Standings", timeout: Silence));
-        // Pushes at least a second apart, all inside the observed span, fit in floor(span) + 1.
+        // Pushes at least a second apart, all inside the observed span, fit in floor(span) + 1. No cap below Runs:
+        // on a loaded machine the runs themselves may be a second apart, and then one push per run is right.
         var allowed = (int)clock.Elapsed.TotalSeconds + 1;
-        Assert.InRange(pushes, 1, Math.Min(allowed, Runs - 1));
+        Assert.InRange(pushes, 1, allowed);
     }
 
     private static (long Rank, long Score)? Changed(JsonNode standings, string playerId) =>

@@ -80,8 +80,10 @@ public sealed class CrashDurabilityTests : DatabaseTest
         // The counters were in the dead process: a new cluster recounts them from the raw tables.
         await using var restarted = await ApiHost.StartAsync(Database.ConnectionString, new Dictionary<string, string?> { ["PLAYMUSIC_CLUSTER_ID"] = "after-crash" });
         using var admin = restarted.Client(restarted.AdminToken());
-        var today = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        var unknown = (await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/portals?from={today}&to={today}"))!
+        // Yesterday too: a run that crosses 00:00 UTC wrote some events on each day (the database is this test's own).
+        var today = DateTime.UtcNow.Date;
+        var (from, to) = (today.AddDays(-1).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), today.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+        var unknown = (await admin.GetFromJsonAsync<List<JsonElement>>($"/api/admin/portals?from={from}&to={to}"))!
             .Single(p => p.GetProperty("portal").GetString() == "unknown");
         Assert.Equal(await Database.ScalarAsync<long>("SELECT count(*) FROM telemetry_sessions"), unknown.GetProperty("sessions").GetInt64());
         Assert.Equal(await Database.ScalarAsync<long>("SELECT count(*) FROM telemetry_dropouts"), unknown.GetProperty("dropouts").GetInt64());
