@@ -345,6 +345,11 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth) });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(RoomConfig.MaxDepth + 1) });
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = Nested(60) });
+
+        // Beyond SignalR's default 32 KB message: still a refusal on an open connection, not a closed one.
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "runner", songId = Song(), config = new { s = new string('a', 40_000) } });
+        // ~16 KB of JSON, but ~36 KB as MessagePack (every 0.5 is a 9-byte float64): valid under both protocols.
+        await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { data = Enumerable.Repeat(0.5, 4_000).ToArray() } });
     }
 
     /// <summary>A runner match of these players, the first one hosting, once it is running; its room id.</summary>

@@ -42,12 +42,7 @@ public static class ErrorHandlingExtensions
                 BadHttpRequestException { InnerException: JsonException json } =>
                     (400, ErrorCodes.InvalidJson, $"{JsonField(json)}: the request body is not valid JSON of the expected shape"),
                 BadHttpRequestException bad => (bad.StatusCode, ApiProblem.DefaultCode(bad.StatusCode), bad.Message),
-                UnavailableException unavailable => (503, ApiProblem.DefaultCode(503), unavailable.Message),
-                // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
-                TimeoutException => (503, ApiProblem.DefaultCode(503), "the backend is still working on this: retry in a few seconds"),
-                _ when IsDatabaseOutage(exception) => (503, ApiProblem.DefaultCode(503), "the database could not be reached: retry in a few seconds"),
-                // The silo holding the grain is gone or going (a crash, a rolling restart): the cluster moves it on.
-                OrleansMessageRejectionException => (503, ApiProblem.DefaultCode(503), "a backend server is restarting: retry in a few seconds"),
+                _ when TransientFailure.Describe(exception) is { } transient => (503, ApiProblem.DefaultCode(503), transient),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
             };
             if (status == 500)
@@ -69,18 +64,6 @@ public static class ErrorHandlingExtensions
             });
         }
 
-        /// <summary>
-        /// A transient Npgsql failure anywhere in the chain (grain storage wraps it): the database is down or
-        /// unreachable, which is not a server bug; the write it was for failed as a whole.
-        /// </summary>
-        private static bool IsDatabaseOutage(Exception exception) => exception switch
-        {
-            NpgsqlException { IsTransient: true } => true,
-            AggregateException aggregate => aggregate.InnerExceptions.Any(IsDatabaseOutage),
-            { InnerException: { } inner } => IsDatabaseOutage(inner),
-            _ => false,
-        };
-
         private static string JsonField(JsonException json) =>
             string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
     }
@@ -88,3 +71,31 @@ public static class ErrorHandlingExtensions
 
 /// <summary>A dependency (e.g. storage) could not do its part: 503, the client may retry; not a server bug.</summary>
 public class UnavailableException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>Failures a client should retry rather than report: HTTP answers them 503, the hub <c>UNAVAILABLE</c>.</summary>
+public static class TransientFailure
+{
+    /// <summary>What to tell the client, or null when the failure is not transient (a server bug).</summary>
+    public static string? Describe(Exception exception) => exception switch
+    {
+        UnavailableException unavailable => unavailable.Message,
+        // A grain call that ran out of time (e.g. counters recounting a large day on their first read) goes on without the caller.
+        TimeoutException => "the backend is still working on this: retry in a few seconds",
+        _ when IsDatabaseOutage(exception) => "the database could not be reached: retry in a few seconds",
+        // The silo holding the grain is gone or going (a crash, a rolling restart): the cluster moves it on.
+        OrleansMessageRejectionException or SiloUnavailableException => "a backend server is restarting: retry in a few seconds",
+        _ => null,
+    };
+
+    /// <summary>
+    /// A transient Npgsql failure anywhere in the chain (grain storage wraps it): the database is down or
+    /// unreachable, which is not a server bug; the write it was for failed as a whole.
+    /// </summary>
+    private static bool IsDatabaseOutage(Exception exception) => exception switch
+    {
+        NpgsqlException { IsTransient: true } => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(IsDatabaseOutage),
+        { InnerException: { } inner } => IsDatabaseOutage(inner),
+        _ => false,
+    };
+}

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using PlayMusic.Api.Competitions;
+using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
 using PlayMusic.Rooms;
 
@@ -14,7 +15,8 @@ namespace PlayMusic.Api.Rooms;
 /// </summary>
 [Authorize]
 public sealed partial class GameHub(
-    IGrainFactory grains, RoomFanout fanout, RoomInputSchedule inputs, ResumeTokens resumeTokens, StandingsRelay standings) : Hub
+    IGrainFactory grains, RoomFanout fanout, RoomInputSchedule inputs, ResumeTokens resumeTokens, StandingsRelay standings,
+    ILogger<GameHub> logger) : Hub
 {
     public const string Path = "/hubs/game";
     public const long DefaultSongDurationMs = 180_000;
@@ -257,6 +259,12 @@ public sealed partial class GameHub(
         {
             await LeavePreviousAsync(previous);
         }
+        catch (Exception e)
+        {
+            // The move succeeded and the client must get its seat (and resume token). The old room, no longer
+            // announced by this node, lets the seat lapse through its grace instead.
+            logger.LogWarning(e, "Connection {ConnectionId} moved on but could not leave room {RoomId}", Context.ConnectionId, previous?.RoomId);
+        }
         finally
         {
             await ReleaseIfClosedAsync();
@@ -339,10 +347,13 @@ public sealed partial class GameHub(
         }
     }
 
-    /// <summary>After a refusal: the connection stays where it was.</summary>
+    /// <summary>
+    /// After a refusal: the connection stays where it was, unless it closed meanwhile: its session is released
+    /// by <see cref="OnDisconnectedAsync"/>, and tracking it again would announce a dead connection for ever.
+    /// </summary>
     private async Task UndoTrackAsync(string roomId, RoomSession? previous)
     {
-        if (previous?.RoomId == roomId)
+        if (previous?.RoomId == roomId && !Context.ConnectionAborted.IsCancellationRequested)
         {
             fanout.Track(roomId, Context.ConnectionId, previous.Seat is null ? null : PlayerId);
             return;
@@ -420,6 +431,8 @@ public sealed partial class GameHub(
 /// </summary>
 public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilter
 {
+    public const string UnavailableCode = "UNAVAILABLE";
+
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         try
@@ -430,10 +443,17 @@ public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilte
         {
             throw new HubException($"{e.Code}: {e.Message}");
         }
+        catch (Exception e) when (e is not HubException && TransientFailure.Describe(e) is { } transient)
+        {
+            // A silo restarting, a room moving, the database away: the client retries on this code.
+            logger.LogWarning(e, "Hub method {Method} failed transiently", invocationContext.HubMethodName);
+            throw new HubException($"{UnavailableCode}: {transient}");
+        }
         catch (Exception e) when (e is not HubException)
         {
+            // SignalR would answer "An unexpected error occurred invoking …", without the code PROTOCOL §2 promises.
             logger.LogError(e, "Hub method {Method} failed", invocationContext.HubMethodName);
-            throw;
+            throw new HubException($"{ErrorCodes.Internal}: unexpected server error");
         }
     }
 }

@@ -26,11 +26,22 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
     /// <summary>Records a local connection of the room (before the room is told, so no tick slips past it) and owes it a keyframe.</summary>
     public void Track(string roomId, string connectionId, string? playerId)
     {
-        var room = _rooms.GetOrAdd(roomId, id => new LocalRoom(GroupOf(id)));
-        lock (room)
+        while (true)
         {
-            room.Connections[connectionId] = playerId;
-            room.Pending.Add(connectionId);
+            var room = _rooms.GetOrAdd(roomId, id => new LocalRoom(GroupOf(id)));
+            lock (room)
+            {
+                // Untrack of the room's last connection may have dropped this entry between GetOrAdd and
+                // the lock: a connection added to it would get no ticks and never be announced.
+                if (room.Removed)
+                {
+                    continue;
+                }
+
+                room.Connections[connectionId] = playerId;
+                room.Pending.Add(connectionId);
+                return;
+            }
         }
     }
 
@@ -45,9 +56,11 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         {
             room.Connections.Remove(connectionId);
             room.Pending.Remove(connectionId);
-            if (room.Connections.Count == 0)
+            if (room.Connections.Count == 0 && !room.Removed)
             {
-                _rooms.TryRemove(roomId, out _);
+                room.Removed = true;
+                // Only this entry: a newer one for the same room may have replaced it already.
+                _rooms.TryRemove(KeyValuePair.Create(roomId, room));
             }
         }
     }
@@ -146,6 +159,9 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         public Dictionary<string, string?> Connections { get; } = [];
 
         public HashSet<string> Pending { get; } = [];
+
+        /// <summary>Set (under the lock) when its last connection left and it was dropped from the node's rooms.</summary>
+        public bool Removed { get; set; }
 
         public void Apply(TickEvent tick)
         {

@@ -8,11 +8,20 @@ namespace PlayMusic.Api.Rooms;
 
 public static class RoomsExtensions
 {
+    public const int MaximumMessageBytes = 64 * 1024;
+
     /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer, input schedule and batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
     {
         HubMetrics.Publish();
-        builder.Services.AddSignalR(o => { o.AddFilter<HubTrafficFilter>(); o.AddFilter<RoomErrorFilter>(); })
+        builder.Services.AddSignalR(o =>
+            {
+                o.AddFilter<HubTrafficFilter>();
+                o.AddFilter<RoomErrorFilter>();
+                // Above the largest valid message (a 16 KiB room config, up to ~2.3× that as MessagePack floats), so
+                // an oversized config is refused as INVALID_ARGUMENT instead of closing the connection (32 KB default).
+                o.MaximumReceiveMessageSize = MaximumMessageBytes;
+            })
             .AddMessagePackProtocol(o => o.SerializerOptions = MessagePackSerializerOptions.Standard
                 .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))
                 .WithSecurity(MessagePackSecurity.UntrustedData));
