@@ -13,6 +13,7 @@ public static class HubMetrics
     private static readonly ObservedCount In = new();
     private static readonly ObservedCount Out = new();
     private static readonly ObservedCount Connections = new();
+    private static readonly ObservedCount TicksSkipped = new();
 
     /// <summary>Observed rather than added to, so <c>/metrics</c> shows them (at 0) before the first connection.</summary>
     static HubMetrics()
@@ -20,6 +21,8 @@ public static class HubMetrics
         In.CounterOn(Meter, "playmusic.hub.messages_in", "{message}", "Client-to-server hub invocations (sent or invoked)");
         Out.CounterOn(Meter, "playmusic.hub.messages_out", "{message}", "Room events delivered by this node, one per receiving local connection");
         Connections.UpDownCounterOn(Meter, "playmusic.hub.connections", "{connection}", "Hub connections open on this node");
+        TicksSkipped.CounterOn(Meter, "playmusic.hub.ticks_skipped", "{message}",
+            "Ticks not written to a connection still sending earlier ones (it gets a keyframe when it has caught up)");
     }
 
     /// <summary>Runs the static constructor: the instruments exist before any connection does.</summary>
@@ -30,6 +33,8 @@ public static class HubMetrics
     public static void MessageIn() => In.Add(1);
 
     public static void MessagesOut(int count) => Out.Add(count);
+
+    public static void TickSkipped(int count) => TicksSkipped.Add(count);
 
     public static void Connected() => Connections.Add(1);
 

@@ -1,16 +1,20 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using PlayMusic.Rooms;
 
 namespace PlayMusic.Api.Rooms;
 
 /// <summary>
 /// This node's end of the fan-out (docs/fanout.md): one Orleans observer per node receives each room event
-/// once and hands it to the room's SignalR group, which serialises it once per protocol for all local
-/// connections. It also remembers each local room's last seat states, so a connection that just joined or
-/// resumed gets its first tick as a full keyframe without asking the room.
+/// once and hands it to the room's local connections, serialised once per protocol: ticks written to each
+/// connection (see <see cref="OnTickAsync"/>), the rarer events through the room's SignalR group. It also
+/// remembers each local room's last seat states, so a connection that just joined, resumed or caught up gets
+/// its next tick as a full keyframe without asking the room.
 /// </summary>
-public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, RoomInputSchedule inputs, ILogger<RoomFanout> logger) : BackgroundService, IRoomNodeObserver
+public sealed class RoomFanout(
+    IGrainFactory grains, IHubContext<GameHub> hub, HubConnections connections, RoomInputSchedule inputs, ILogger<RoomFanout> logger)
+    : BackgroundService, IRoomNodeObserver
 {
     public const string TickEvent = "Tick";
 
@@ -56,6 +60,7 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         {
             room.Connections.Remove(connectionId);
             room.Pending.Remove(connectionId);
+            room.Writing.Remove(connectionId);
             if (room.Connections.Count == 0 && !room.Removed)
             {
                 room.Removed = true;
@@ -65,6 +70,12 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         }
     }
 
+    /// <summary>
+    /// Written to each local connection here rather than through the room's SignalR group, so that a connection
+    /// still flushing earlier writes (a slow phone link, a socket nobody reads) is skipped instead of queueing
+    /// every tick until its player sees the room seconds behind: it is owed a keyframe, which it gets on the
+    /// first tick after it has caught up. Each message is still serialised once per protocol.
+    /// </summary>
     public Task OnTickAsync(TickEvent tick)
     {
         inputs.OnTick(tick.RoomId); // the room's tick phase, for timing this node's next input batch
@@ -73,30 +84,41 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
             return Task.CompletedTask;
         }
 
-        string[]? pending = null;
-        TickEvent? keyframe = null;
+        var delta = new SerializedHubMessage(new InvocationMessage(TickEvent, [tick]));
+        SerializedHubMessage? keyframe = null;
+        int sent = 0, skipped = 0;
         lock (room)
         {
-            HubMetrics.MessagesOut(room.Connections.Count);
             room.Apply(tick);
-            if (room.Pending.Count > 0)
+            foreach (var connectionId in room.Connections.Keys)
             {
-                pending = [.. room.Pending];
-                room.Pending.Clear();
-                keyframe = tick.Full ? tick : tick with { Full = true, Players = room.Keyframe() };
+                if (room.Writing.Contains(connectionId))
+                {
+                    room.Pending.Add(connectionId);
+                    skipped++;
+                    continue;
+                }
+
+                if (!connections.TryGet(connectionId, out var connection))
+                {
+                    continue;
+                }
+
+                var message = room.Pending.Remove(connectionId)
+                    ? keyframe ??= new SerializedHubMessage(new InvocationMessage(TickEvent, [tick.Full ? tick : tick with { Full = true, Players = room.Keyframe() }]))
+                    : delta;
+                var write = connection.WriteAsync(message);
+                sent++;
+                if (!write.IsCompletedSuccessfully)
+                {
+                    room.Writing.Add(connectionId);
+                    _ = WrittenAsync(room, connectionId, write);
+                }
             }
         }
 
-        if (pending is null)
-        {
-            Send(hub.Clients.Group(room.Group), TickEvent, tick);
-        }
-        else
-        {
-            Send(hub.Clients.GroupExcept(room.Group, pending), TickEvent, tick);
-            Send(hub.Clients.Clients(pending), TickEvent, keyframe!);
-        }
-
+        HubMetrics.MessagesOut(sent);
+        HubMetrics.TickSkipped(skipped);
         return Task.CompletedTask;
     }
 
@@ -131,6 +153,24 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         }
     }
 
+    private async Task WrittenAsync(LocalRoom room, string connectionId, ValueTask write)
+    {
+        try
+        {
+            await write;
+        }
+        catch (Exception e)
+        {
+            // A closed connection: the hub's disconnect untracks it.
+            logger.LogDebug(e, "Writing a tick to connection {ConnectionId} failed", connectionId);
+        }
+
+        lock (room)
+        {
+            room.Writing.Remove(connectionId);
+        }
+    }
+
     private Task ToGroup<T>(string roomId, string method, T payload)
     {
         if (_rooms.TryGetValue(roomId, out var room))
@@ -159,6 +199,9 @@ public sealed class RoomFanout(IGrainFactory grains, IHubContext<GameHub> hub, R
         public Dictionary<string, string?> Connections { get; } = [];
 
         public HashSet<string> Pending { get; } = [];
+
+        /// <summary>Connections whose last tick write has not flushed yet: they skip ticks until it has.</summary>
+        public HashSet<string> Writing { get; } = [];
 
         /// <summary>Set (under the lock) when its last connection left and it was dropped from the node's rooms.</summary>
         public bool Removed { get; set; }

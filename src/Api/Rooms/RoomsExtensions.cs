@@ -10,6 +10,8 @@ public static class RoomsExtensions
 {
     public const int MaximumMessageBytes = 64 * 1024;
 
+    public const int TransportBufferBytes = 16 * 1024;
+
     /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer, input schedule and batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
     {
@@ -28,6 +30,8 @@ public static class RoomsExtensions
         CodedErrorProtocol.Decorate(builder.Services);
         // Refusals are normal traffic; RoomErrorFilter logs the unexpected failures instead.
         builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher", LogLevel.Critical);
+        builder.Services.AddSingleton<HubConnections>();
+        builder.Services.AddSingleton<HubLifetimeManager<GameHub>, GameHubLifetimeManager>();
         builder.Services.AddSingleton<ResumeTokens>();
         builder.Services.AddSingleton<RoomFanout>().AddHostedService(sp => sp.GetRequiredService<RoomFanout>());
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -38,7 +42,9 @@ public static class RoomsExtensions
 
     public static IEndpointRouteBuilder MapRoomsHub(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHub<GameHub>(GameHub.Path);
+        // A connection may hold this much unsent (SignalR's default is 64 KB) before the fan-out skips its ticks
+        // (RoomFanout.OnTickAsync): about a second and a half of a full room's ticks, not several seconds.
+        endpoints.MapHub<GameHub>(GameHub.Path, o => o.TransportMaxBufferSize = TransportBufferBytes);
         return endpoints;
     }
 }
