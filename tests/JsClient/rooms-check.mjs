@@ -174,9 +174,23 @@ async function duet() {
   await Promise.all([a.stop(), b.stop()]);
 }
 
+// A 16 KiB config is valid whatever the protocol makes of it (this client writes 0.5 as a 9-byte float64 in
+// MessagePack: ~36 KB), and one past the limit is refused on a connection that stays open.
+async function configSizes() {
+  const carol = await guest("Carol");
+  const c = await connect(carol.token);
+  const floats = await c.invoke("CreateRoom", { mode: "runner", songId: "js-config", config: { data: new Array(4000).fill(0.5) } });
+  check(floats.room.state === "lobby", "CreateRoom with ~16 KB of fractional numbers in its config");
+  await fails(c.invoke("CreateRoom", { mode: "runner", songId: "js-config", config: { s: "a".repeat(40000) } }), "INVALID_ARGUMENT",
+    "CreateRoom with a 40 KB config");
+  check(Array.isArray(await c.invoke("ListLiveRooms")), "the connection is still open after the refusal");
+  await c.stop();
+}
+
 try {
   await headToHead();
   await duet();
+  await configSizes();
 } catch (error) {
   failures++;
   console.log(`FAIL ${error.stack ?? error}`);
