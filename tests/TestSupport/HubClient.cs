@@ -113,6 +113,9 @@ public sealed class HubClient : IAsyncDisposable
         }
     }
 
+    /// <summary>How many events of this name arrived and were not read yet.</summary>
+    public int Unread(string name) => Channel(name).Reader.Count;
+
     /// <summary>Drops events received so far.</summary>
     public void Clear(string name)
     {

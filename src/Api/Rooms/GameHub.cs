@@ -431,7 +431,6 @@ public sealed partial class GameHub(
 /// </summary>
 public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilter
 {
-    public const string UnavailableCode = "UNAVAILABLE";
 
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
@@ -447,7 +446,7 @@ public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilte
         {
             // A silo restarting, a room moving, the database away: the client retries on this code.
             logger.LogWarning(e, "Hub method {Method} failed transiently", invocationContext.HubMethodName);
-            throw new HubException($"{UnavailableCode}: {transient}");
+            throw new HubException($"{RoomErrors.Unavailable}: {transient}");
         }
         catch (Exception e) when (e is not HubException)
         {

@@ -122,7 +122,14 @@ public sealed class RoomFanout(
         return Task.CompletedTask;
     }
 
-    public Task OnRoomStateAsync(RoomView room) => ToGroup(room.RoomId, "RoomState", room);
+    public async Task OnRoomStateAsync(RoomView room)
+    {
+        await ToGroup(room.RoomId, "RoomState", room);
+        if (!room.Settings.AllowSpectators)
+        {
+            await DropWatchersAsync(room.RoomId);
+        }
+    }
 
     public Task OnCountdownAsync(CountdownStarted countdown) => ToGroup(countdown.RoomId, "Countdown", countdown);
 
@@ -150,6 +157,30 @@ public sealed class RoomFanout(
 
                 grains.GetGrain<IGameRoomGrain>(roomId).AttachNodeAsync(Node, connections).Ignore();
             }
+        }
+    }
+
+    /// <summary>
+    /// The host turned spectators off, and the room dropped its watchers: this node stops relaying to its own
+    /// (they have just been sent the RoomState that says why). Their hub session stays; leaving is harmless.
+    /// </summary>
+    private async Task DropWatchersAsync(string roomId)
+    {
+        if (!_rooms.TryGetValue(roomId, out var room))
+        {
+            return;
+        }
+
+        string[] watchers;
+        lock (room)
+        {
+            watchers = [.. room.Connections.Where(c => c.Value is null).Select(c => c.Key)];
+        }
+
+        foreach (var connectionId in watchers)
+        {
+            Untrack(roomId, connectionId);
+            await hub.Groups.RemoveFromGroupAsync(connectionId, room.Group);
         }
     }
 

@@ -17,6 +17,9 @@ public static class RoomErrors
     public const string SpectatorsDisabled = "SPECTATORS_DISABLED";
     public const string InvalidArgument = "INVALID_ARGUMENT";
     public const string Unauthorized = "UNAUTHORIZED";
+
+    /// <summary>Transient: the same call may be sent again (also what the hub answers for a restarting silo).</summary>
+    public const string Unavailable = "UNAVAILABLE";
 }
 
 /// <summary>A refusal with a stable <see cref="Code"/>; the hub turns it into <c>HubException("CODE: sentence")</c>.</summary>

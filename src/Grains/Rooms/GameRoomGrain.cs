@@ -34,6 +34,7 @@ public sealed class GameRoomGrain(
     private static readonly TimeSpan NodeSilence = RoomNode.ReattachInterval * 3;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ScoreRetryDelay = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan WriteRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly Dictionary<int, SeatConnection> _seatConnections = [];
     private readonly Dictionary<string, string> _spectators = [];
@@ -48,11 +49,15 @@ public sealed class GameRoomGrain(
     private IGrainTimer? _tickTimer;
     private IGrainTimer? _graceTimer;
     private IGrainTimer? _scoreRetryTimer;
+    private IGrainTimer? _writeRetryTimer;
     private FixedTimestep? _timestep;
     private bool _forceFull;
     private int _ticksSinceFull;
     private long _lastCheckpointMs;
     private bool _checkpointDue;
+
+    /// <summary>The last write failed: the state in memory is newer than the stored one until a write succeeds.</summary>
+    private bool _stateUnstored;
 
     /// <summary>
     /// Until then nodes re-attach their seats after this activation began: the grace of a seat that was
@@ -101,10 +106,21 @@ public sealed class GameRoomGrain(
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         StopLoop();
-        return Task.CompletedTask;
+        if (_stateUnstored)
+        {
+            // A last try: what was not stored is lost with this activation.
+            try
+            {
+                await state.WriteStateAsync();
+            }
+            catch (Exception ex)
+            {
+                logger.LogError(ex, "Room {RoomId} deactivated ({Reason}) without storing its latest state", RoomId, reason);
+            }
+        }
     }
 
     /// <summary>
@@ -118,7 +134,7 @@ public sealed class GameRoomGrain(
             await RecordScoresAsync();
         }
 
-        if ((!Exists || Room.Phase == RoomPhase.Closed) && !ScoresPending)
+        if ((!Exists || Room.Phase == RoomPhase.Closed) && !ScoresPending && !_stateUnstored)
         {
             await StopReminderAsync();
         }
@@ -168,6 +184,7 @@ public sealed class GameRoomGrain(
             // The same player joining again (another tab, a retry): same seat, new connection.
             Connect(existing, connectionId, node);
             await PersistAndBroadcastAsync();
+            ThrowIfUnstored();
             return Grant(existing);
         }
 
@@ -185,6 +202,7 @@ public sealed class GameRoomGrain(
         var seat = AddSeat(member, connectionId, node);
         await PersistAndBroadcastAsync();
         PublishLobby();
+        ThrowIfUnstored();
         return Grant(seat);
     }
 
@@ -199,6 +217,7 @@ public sealed class GameRoomGrain(
         Connect(record, connectionId, node);
         await PersistAndBroadcastAsync();
         ResendResults(node);
+        ThrowIfUnstored();
         return Grant(record);
     }
 
@@ -213,6 +232,13 @@ public sealed class GameRoomGrain(
         if (!Room.Settings.AllowSpectators)
         {
             throw new RoomException(RoomErrors.SpectatorsDisabled, $"room {RoomId} does not allow spectators");
+        }
+
+        if (_spectators.TryGetValue(connectionId, out var nodeId) && nodeId == node.NodeId)
+        {
+            // Already watching: a repeat must not cost every connection a RoomState, a full tick and a registry
+            // write. Its node owes the connection a keyframe from its own mirror (the hub tracks it again).
+            return Task.FromResult(new SpectatorJoined(View()));
         }
 
         _spectators[connectionId] = node.NodeId;
@@ -241,6 +267,7 @@ public sealed class GameRoomGrain(
     {
         var seat = RequireSeat(playerId);
         await RemoveSeatAsync(seat, LeaveReason.Left);
+        ThrowIfUnstored();
     }
 
     public async Task DisconnectAsync(string playerId, string connectionId)
@@ -282,6 +309,7 @@ public sealed class GameRoomGrain(
 
         await PersistAndBroadcastAsync();
         await MaybeStartCountdownAsync();
+        ThrowIfUnstored();
         return View();
     }
 
@@ -302,6 +330,17 @@ public sealed class GameRoomGrain(
             update.ShowGhosts ?? Room.Settings.ShowGhosts,
             update.ShowScores ?? Room.Settings.ShowScores,
             update.AllowSpectators ?? Room.Settings.AllowSpectators);
+        IRoomNodeObserver[] watchersOnly = [];
+        if (!Room.Settings.AllowSpectators && _spectators.Count > 0)
+        {
+            // A host who wants no watchers gets none, not just no new ones.
+            var before = _targets;
+            _spectators.Clear();
+            RebuildTargets();
+            watchersOnly = [.. before.Except(_targets)];
+            PublishLive();
+        }
+
         if (update.Config is not null && update.Config.Json != Room.Config.Json)
         {
             Room.Config = update.Config;
@@ -315,7 +354,15 @@ public sealed class GameRoomGrain(
         }
 
         await PersistAndBroadcastAsync();
-        return View();
+        var view = View();
+        foreach (var node in watchersOnly)
+        {
+            // Nodes that held only watchers hear no more of the room: this last RoomState tells them why.
+            node.OnRoomStateAsync(view).Ignore();
+        }
+
+        ThrowIfUnstored();
+        return view;
     }
 
     public async Task<RoomView> CustomizeAsync(string playerId, Customization customization)
@@ -325,6 +372,7 @@ public sealed class GameRoomGrain(
         seat.GhostOpacity = customization.GhostOpacity ?? seat.GhostOpacity;
         seat.AvatarId = customization.AvatarId ?? seat.AvatarId;
         await PersistAndBroadcastAsync();
+        ThrowIfUnstored();
         return View();
     }
 
@@ -396,8 +444,10 @@ public sealed class GameRoomGrain(
         }
         else
         {
-            await state.WriteStateAsync();
+            await TryWriteStateAsync();
         }
+
+        ThrowIfUnstored();
     }
 
     public Task ApplyInputsAsync(InputBatch batch)
@@ -448,12 +498,14 @@ public sealed class GameRoomGrain(
         }
 
         var changed = false;
+        var spectatorsAdded = false;
         var disconnectionCleared = false;
         foreach (var connection in connections)
         {
             if (connection.PlayerId is null)
             {
-                changed |= _spectators.TryAdd(connection.ConnectionId, node.NodeId);
+                // The node still announces watchers the room dropped when spectators were turned off.
+                spectatorsAdded |= Room.Settings.AllowSpectators && _spectators.TryAdd(connection.ConnectionId, node.NodeId);
             }
             else if (FindSeat(connection.PlayerId) is { } seat && !_seatConnections.ContainsKey(seat.Seat))
             {
@@ -463,13 +515,19 @@ public sealed class GameRoomGrain(
             }
         }
 
-        if (!changed)
+        if (!changed && !spectatorsAdded)
         {
             return;
         }
 
         Heard(node);
         RebuildTargets();
+        if (spectatorsAdded)
+        {
+            // The registry's count, as ReleaseSilentNodesAsync publishes the drop.
+            PublishLive();
+        }
+
         if (disconnectionCleared)
         {
             // A stored disconnection outlives this activation: the next one would expire a seat that is back.
@@ -625,6 +683,7 @@ public sealed class GameRoomGrain(
 
         Room.Phase = RoomPhase.Running;
         Room.StartedAt = Room.StartsAt;
+        // Goes on when the write fails (retried): the clients saw the countdown and expect the start.
         await PersistAndBroadcastAsync();
         PublishLive();
         StartLoop();
@@ -682,12 +741,13 @@ public sealed class GameRoomGrain(
         }
         else
         {
-            if (_checkpointDue && nowMs - _lastCheckpointMs >= CheckpointInterval.TotalMilliseconds)
+            // While a write is failing, the write retry stores everything instead.
+            if (_checkpointDue && !_stateUnstored && nowMs - _lastCheckpointMs >= CheckpointInterval.TotalMilliseconds)
             {
                 // Scores and seq at least once per second: a crash loses at most the last second.
                 _checkpointDue = false;
                 _lastCheckpointMs = nowMs;
-                await state.WriteStateAsync();
+                await TryWriteStateAsync();
             }
 
             var delay = _timestep.DelayUntilNext(time.GetUtcNow());
@@ -754,6 +814,7 @@ public sealed class GameRoomGrain(
             .OrderBy(r => r.Rank).ThenBy(r => r.Seat)
             .ToList();
         Room.Results = new ResultsEvent(RoomId, ranking, Room.Coop ? CoopScore() : null, Room.FinishedAt.Value - (Room.StartedAt ?? Room.FinishedAt.Value));
+        // The results go out even when their write fails (retried); their scores wait until they are stored.
         await PersistAndBroadcastAsync();
         foreach (var target in _targets)
         {
@@ -775,7 +836,8 @@ public sealed class GameRoomGrain(
     /// </summary>
     private async Task RecordScoresAsync()
     {
-        if (Room.Results is not { } results || Room.ScoresRecorded)
+        // Results not stored yet (a failed write): the write retry hands them over once it stored them.
+        if (Room.Results is not { } results || Room.ScoresRecorded || _stateUnstored)
         {
             return;
         }
@@ -785,14 +847,17 @@ public sealed class GameRoomGrain(
         {
             await Task.WhenAll(results.Ranking.Select(r => scores.RecordAsync(new CompletedRun(
                 $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs, Room.FinishedAt!.Value))));
-            Room.ScoresRecorded = true;
-            await state.WriteStateAsync();
         }
         catch (Exception ex)
         {
             logger.LogWarning(ex, "Room {RoomId} finished but its scores did not all reach the leaderboards yet; retrying", RoomId);
             RetryScoresIn(ScoreRetryDelay);
+            return;
         }
+
+        Room.ScoresRecorded = true;
+        // A failed write is retried; lost in a crash, the next activation records the (idempotent) runs again.
+        await TryWriteStateAsync();
     }
 
     /// <summary>One pending retry at a time: a failure in the reminder's attempt re-aims it rather than starting another.</summary>
@@ -820,9 +885,15 @@ public sealed class GameRoomGrain(
             await GrainFactory.GetGrain<IJoinCodeGrain>(code).ReleaseAsync(RoomId);
         }
 
-        await PersistAndBroadcastAsync();
+        var stored = await PersistAndBroadcastAsync();
         PublishLive();
         PublishLobby();
+        if (!stored)
+        {
+            // Stays active with its reminder until the write retry stored the closing (the reminder then ends).
+            return;
+        }
+
         if (!ScoresPending)
         {
             await StopReminderAsync();
@@ -902,11 +973,63 @@ public sealed class GameRoomGrain(
         }
     }
 
-    private async Task PersistAndBroadcastAsync()
+    /// <summary>Stores the state and tells the clients; they hear of the change even when the write failed (it is retried).</summary>
+    private async Task<bool> PersistAndBroadcastAsync()
     {
-        await state.WriteStateAsync();
-        _lastCheckpointMs = NowMs;
+        var stored = await TryWriteStateAsync();
         Broadcast(View());
+        return stored;
+    }
+
+    /// <summary>
+    /// A client's call is acknowledged only once its change is stored. When the write failed, the change still
+    /// stands in memory, was broadcast, and is stored by the write retry; the caller hears UNAVAILABLE, and the
+    /// same call sent again finds its change made (joins, ready, settings and leaves are repeatable).
+    /// </summary>
+    private void ThrowIfUnstored()
+    {
+        if (_stateUnstored)
+        {
+            throw new RoomException(RoomErrors.Unavailable, $"room {RoomId} could not store this change yet and keeps trying: send it again");
+        }
+    }
+
+    /// <summary>
+    /// Stores the state. A failure (a database blip) is logged and retried every <see cref="WriteRetryDelay"/>
+    /// instead of thrown: a timer's phase change must still reach the clients and start or stop the loop, and
+    /// the state in memory stays the truth, which the next successful write stores whole.
+    /// </summary>
+    private async Task<bool> TryWriteStateAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Room {RoomId} could not store its state ({Phase}); retrying every {Delay}", RoomId, Room.Phase, WriteRetryDelay);
+            _stateUnstored = true;
+            _writeRetryTimer ??= this.RegisterGrainTimer(RetryWriteAsync, new GrainTimerCreationOptions(WriteRetryDelay, WriteRetryDelay) { KeepAlive = true });
+            return false;
+        }
+
+        _stateUnstored = false;
+        _lastCheckpointMs = NowMs;
+        return true;
+    }
+
+    private async Task RetryWriteAsync(CancellationToken cancellationToken)
+    {
+        if (_stateUnstored && !await TryWriteStateAsync())
+        {
+            return;
+        }
+
+        _writeRetryTimer?.Dispose();
+        _writeRetryTimer = null;
+        logger.LogInformation("Room {RoomId} stored its state again", RoomId);
+        // Results that finished during the failure are stored now: their scores can go.
+        await RecordScoresAsync();
     }
 
     private void Broadcast(RoomView view)
