@@ -14,7 +14,8 @@ public static class PlayMusicApp
 {
     public const string DefaultUrls = "http://127.0.0.1:5080";
 
-    public static WebApplication Build(string[] args)
+    /// <param name="services">Runs after the app's own registrations (a host replacing a service, e.g. in tests).</param>
+    public static WebApplication Build(string[] args, Action<IServiceCollection>? services = null)
     {
         // appsettings.json ships beside the binaries; the working directory only anchors .data/.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -30,6 +31,7 @@ public static class PlayMusicApp
         builder.AddPlayMusicStandings();
         builder.AddPlayMusicModeCatalog();
         builder.AddPlayMusicAnalytics();
+        services?.Invoke(builder.Services);
 
         var app = builder.Build();
         app.UsePlayMusicErrors();

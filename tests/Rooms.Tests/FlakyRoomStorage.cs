@@ -7,7 +7,8 @@ namespace PlayMusic.Rooms.Tests;
 
 /// <summary>
 /// A switch in front of the silo's real rooms storage (PostgreSQL): while <see cref="FailRoomWrites"/> is set,
-/// writes of game rooms' state throw as a database blip would (other grains of that storage still write).
+/// writes of game rooms' state throw as a database blip would (other grains of that storage still write);
+/// while <see cref="LoseRoomWriteReplies"/> is set, they are stored and then throw.
 /// Records which phase each successful room write stored.
 /// </summary>
 public sealed class FlakyRoomStorage
@@ -15,6 +16,9 @@ public sealed class FlakyRoomStorage
     private const string RoomStateName = "room";
 
     public bool FailRoomWrites { get; set; }
+
+    /// <summary>Room writes are stored, but throw as if the reply was lost: the grain keeps its old version.</summary>
+    public bool LoseRoomWriteReplies { get; set; }
 
     public ConcurrentQueue<(string RoomId, string Phase)> Stored { get; } = new();
 
@@ -38,10 +42,16 @@ public sealed class FlakyRoomStorage
                 throw new InvalidOperationException("the database is unreachable (test)");
             }
 
+            var version = grainState.ETag;
             await inner.WriteStateAsync(stateName, grainId, grainState);
             if (grainState.State is GameRoomState room)
             {
                 flaky.Stored.Enqueue((grainId.Key.ToString()!, room.Phase));
+                if (flaky.LoseRoomWriteReplies)
+                {
+                    grainState.ETag = version;
+                    throw new TimeoutException("the reply to a stored write was lost (test)");
+                }
             }
         }
 

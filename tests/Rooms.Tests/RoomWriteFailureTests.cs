@@ -119,6 +119,77 @@ public sealed class RoomWriteFailureTests : IAsyncLifetime
         await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 2, "both players' runs are recorded");
     }
 
+    [Fact]
+    public async Task A_room_whose_stored_version_moved_on_steps_aside_and_the_next_activation_serves_the_stored_room()
+    {
+        var roomId = Guid.NewGuid().ToString();
+        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node);
+
+        // The join is stored but its reply is lost: the activation's version is now behind the stored one, and
+        // no write of it can succeed any more (every one is a version conflict).
+        _storage.LoseRoomWriteReplies = true;
+        var lost = await Assert.ThrowsAsync<RoomException>(() => room.JoinAsync(new RoomMember("p2", "Two"), "c2", _node, publicLobbyOnly: false));
+        Assert.Equal(RoomErrors.Unavailable, lost.Code);
+        _storage.LoseRoomWriteReplies = false;
+
+        // The retried join reaches a room that can store it again (the stale activation stepped aside; a retry
+        // may still meet it once): before, every retry was UNAVAILABLE for as long as the silo lived.
+        SeatGrant? joined = null;
+        for (var attempt = 0; attempt < 5 && joined is null; attempt++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            try
+            {
+                joined = await room.JoinAsync(new RoomMember("p2", "Two"), "c2", _node, publicLobbyOnly: false);
+            }
+            catch (RoomException e) when (e.Code == RoomErrors.Unavailable)
+            {
+            }
+        }
+
+        Assert.NotNull(joined);
+        Assert.Equal(1, joined.Joined.Seat);
+        Assert.Equal(["p1", "p2"], (await room.GetViewAsync()).Players.Select(p => p.PlayerId));
+        await room.SetReadyAsync("p1", true, true); // a write of the new activation
+    }
+
+    [Fact]
+    public async Task A_room_whose_creation_cannot_be_stored_is_forgotten_and_frees_its_join_code()
+    {
+        var roomId = Guid.NewGuid().ToString();
+        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        _storage.FailRoomWrites = true;
+        await Assert.ThrowsAnyAsync<Exception>(() => room.CreateAsync(
+            new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node));
+        _storage.FailRoomWrites = false;
+
+        Assert.DoesNotContain(_storage.Stored, w => w.RoomId == roomId);
+        // The host's retry creates the room afresh (before, the activation still held the unstored room: "already exists").
+        var created = await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node);
+        Assert.Equal(0, created.Joined.Seat);
+    }
+
+    [Fact]
+    public async Task The_finish_and_the_ready_that_ended_or_started_a_match_can_be_sent_again_after_UNAVAILABLE()
+    {
+        var (_, room, startsAt) = await CountdownAsync("song", 60_000);
+        AdvanceTo(startsAt);
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match starts");
+        // A retried ready of the call that started the match finds its change made.
+        Assert.Equal("running", (await room.SetReadyAsync("p2", true, true)).State);
+
+        await room.FinishAsync("p1", 0);
+        _storage.FailRoomWrites = true;
+        var refused = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("p2", 0));
+        Assert.Equal(RoomErrors.Unavailable, refused.Code);
+        Assert.Equal("finished", (await room.GetViewAsync()).State);
+
+        _storage.FailRoomWrites = false;
+        await room.FinishAsync("p2", 0); // was INVALID_ARGUMENT: the room is Finished, not running
+        Assert.Equal("finished", (await room.GetViewAsync()).State);
+    }
+
     private Task<long> RunsOfAsync(string songId) =>
         _database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}'");
 }

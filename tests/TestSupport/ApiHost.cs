@@ -60,7 +60,8 @@ public sealed class ApiHost : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? overrides = null,
         int? siloPort = null,
         int? gatewayPort = null,
-        Action<WebApplication>? configure = null)
+        Action<WebApplication>? configure = null,
+        Action<IServiceCollection>? services = null)
     {
         var silo = siloPort ?? FreePort.Next();
         var gateway = gatewayPort ?? FreePort.Next();
@@ -70,7 +71,7 @@ public sealed class ApiHost : IAsyncDisposable
             settings[key] = value;
         }
 
-        var app = PlayMusicApp.Build(settings.Select(kv => $"--{kv.Key}={kv.Value}").ToArray());
+        var app = PlayMusicApp.Build(settings.Select(kv => $"--{kv.Key}={kv.Value}").ToArray(), services);
         configure?.Invoke(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

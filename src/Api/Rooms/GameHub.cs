@@ -214,8 +214,9 @@ public sealed partial class GameHub(
             throw new HubException($"{RoomErrors.NotInRoom}: you are not in a room");
         }
 
+        // The session goes only once the room has stored the leave: a leave answered UNAVAILABLE can be sent again.
+        await LeaveAsync(session);
         Context.Items.Remove(SessionKey);
-        await LeavePreviousAsync(session);
     }
 
     public async Task<RoomJoined> Resume(ResumeArgs? args)
@@ -261,8 +262,8 @@ public sealed partial class GameHub(
         }
         catch (Exception e)
         {
-            // The move succeeded and the client must get its seat (and resume token). The old room, no longer
-            // announced by this node, lets the seat lapse through its grace instead.
+            // The move succeeded and the client must get its seat (and resume token). The old seat stays until its
+            // room lets it lapse: at its next activation, or once this node announces nothing more in that room.
             logger.LogWarning(e, "Connection {ConnectionId} moved on but could not leave room {RoomId}", Context.ConnectionId, previous?.RoomId);
         }
         finally
@@ -299,15 +300,37 @@ public sealed partial class GameHub(
         {
             grant = await enter();
         }
-        catch
+        catch (Exception e)
         {
             await UndoTrackAsync(roomId, previous);
+            if (e is RoomException { Code: RoomErrors.Unavailable } && (previous?.RoomId != roomId || Context.ConnectionAborted.IsCancellationRequested))
+            {
+                await DisconnectUnstoredSeatAsync(roomId);
+            }
+
             throw;
         }
 
         var joined = Seated(grant);
         await FinishMoveAsync(previous);
         return joined;
+    }
+
+    /// <summary>
+    /// The room seated this connection but could not store it yet (UNAVAILABLE): with no session here nothing
+    /// would ever release that seat if the client gave up, so its grace starts now; the same call sent again
+    /// connects it again.
+    /// </summary>
+    private async Task DisconnectUnstoredSeatAsync(string roomId)
+    {
+        try
+        {
+            await grains.GetGrain<IGameRoomGrain>(roomId).DisconnectAsync(PlayerId, Context.ConnectionId);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Connection {ConnectionId} could not release its unstored seat in room {RoomId}", Context.ConnectionId, roomId);
+        }
     }
 
     private RoomJoined Seated(SeatGrant grant)
@@ -319,8 +342,8 @@ public sealed partial class GameHub(
     }
 
     /// <summary>
-    /// A connection is in at most one room, in one role: once it is in its new place (<see cref="Session"/>,
-    /// or none after LeaveRoom), it leaves the room and role it had before.
+    /// A connection is in at most one room, in one role: once it is in its new place (<see cref="Session"/>),
+    /// it leaves the room and role it had before.
     /// </summary>
     private async Task LeavePreviousAsync(RoomSession? previous)
     {
@@ -330,20 +353,25 @@ public sealed partial class GameHub(
             return;
         }
 
-        if (previous.RoomId != current?.RoomId)
+        await LeaveAsync(previous, untrack: previous.RoomId != current?.RoomId);
+    }
+
+    /// <summary>Frees the seat, or the watcher's place; a seat already gone (left from another tab, expired, or by an earlier try) counts as left.</summary>
+    private async Task LeaveAsync(RoomSession session, bool untrack = true)
+    {
+        if (untrack)
         {
-            fanout.Untrack(previous.RoomId, Context.ConnectionId);
-            await Groups.RemoveFromGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(previous.RoomId));
+            fanout.Untrack(session.RoomId, Context.ConnectionId);
+            await Groups.RemoveFromGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(session.RoomId));
         }
 
-        var room = grains.GetGrain<IGameRoomGrain>(previous.RoomId);
+        var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
         try
         {
-            await (previous.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+            await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
         }
         catch (RoomException e) when (e.Code == RoomErrors.NotInRoom)
         {
-            // The seat was already gone (left from another tab, or expired): the move itself succeeded.
         }
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
+using Orleans.Storage;
 using PlayMusic.Competitions;
 using PlayMusic.Modes;
 using PlayMusic.Rooms;
@@ -59,6 +60,9 @@ public sealed class GameRoomGrain(
     /// <summary>The last write failed: the state in memory is newer than the stored one until a write succeeds.</summary>
     private bool _stateUnstored;
 
+    /// <summary>The stored room is newer than this activation's (a version conflict): nothing here is written any more.</summary>
+    private bool _stateSuperseded;
+
     /// <summary>
     /// Until then nodes re-attach their seats after this activation began: the grace of a seat that was
     /// connected starts here, and no seat expires earlier. Kept in memory only: persisted, a later write would
@@ -109,7 +113,7 @@ public sealed class GameRoomGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         StopLoop();
-        if (_stateUnstored)
+        if (_stateUnstored && !_stateSuperseded)
         {
             // A last try: what was not stored is lost with this activation.
             try
@@ -170,7 +174,19 @@ public sealed class GameRoomGrain(
         Room.JoinCode = await ClaimJoinCodeAsync();
         var seat = AddSeat(host, connectionId, node);
         Room.HostSeat = seat.Seat;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Nobody was told of this room: this activation forgets it and frees its code, so the host's retry
+            // starts afresh and the code does not stay claimed by a room that was never stored.
+            DeactivateOnIdle();
+            await GrainFactory.GetGrain<IJoinCodeGrain>(Room.JoinCode).ReleaseAsync(RoomId);
+            throw;
+        }
+
         await this.RegisterOrUpdateReminder(AliveReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         PublishLobby();
         return Grant(seat);
@@ -293,6 +309,13 @@ public sealed class GameRoomGrain(
         if (ready && !configLoaded)
         {
             throw new RoomException(RoomErrors.ConfigNotLoaded, "load the room's config before getting ready");
+        }
+
+        if (Room.Phase is RoomPhase.Running or RoomPhase.Finished && seat.Ready == ready && seat.ConfigLoaded == configLoaded)
+        {
+            // A retry of the call that started the match (it was answered UNAVAILABLE): its change is made.
+            await AcknowledgeRepeatAsync();
+            return View();
         }
 
         if (Room.Phase is not (RoomPhase.Lobby or RoomPhase.Countdown))
@@ -424,6 +447,13 @@ public sealed class GameRoomGrain(
     public async Task FinishAsync(string playerId, long score)
     {
         var seat = RequireSeat(playerId);
+        if (seat.Finished && seat.Last.Score == score)
+        {
+            // A retry (the first was answered UNAVAILABLE, or its answer was lost), maybe of the call that ended the match.
+            await AcknowledgeRepeatAsync();
+            return;
+        }
+
         if (Room.Phase != RoomPhase.Running)
         {
             throw new RoomException(RoomErrors.InvalidArgument, $"room {RoomId} is {Room.Phase}, not running");
@@ -986,6 +1016,17 @@ public sealed class GameRoomGrain(
     /// stands in memory, was broadcast, and is stored by the write retry; the caller hears UNAVAILABLE, and the
     /// same call sent again finds its change made (joins, ready, settings and leaves are repeatable).
     /// </summary>
+    /// <summary>A call repeated because it was answered UNAVAILABLE: its change stands, and is acknowledged once stored.</summary>
+    private async Task AcknowledgeRepeatAsync()
+    {
+        if (_stateUnstored)
+        {
+            await TryWriteStateAsync();
+        }
+
+        ThrowIfUnstored();
+    }
+
     private void ThrowIfUnstored()
     {
         if (_stateUnstored)
@@ -1001,9 +1042,26 @@ public sealed class GameRoomGrain(
     /// </summary>
     private async Task<bool> TryWriteStateAsync()
     {
+        if (_stateSuperseded)
+        {
+            return false;
+        }
+
         try
         {
             await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException ex)
+        {
+            // The stored version is newer than this activation's: another activation (a cluster change) or a
+            // write whose reply was lost stored it. No retry can succeed, so this activation steps aside; the
+            // next one reads the stored room, and the players come back through Resume and their nodes' re-attach.
+            logger.LogWarning(ex, "Room {RoomId} was stored by someone else; this activation deactivates", RoomId);
+            _stateUnstored = _stateSuperseded = true;
+            _writeRetryTimer?.Dispose();
+            _writeRetryTimer = null;
+            DeactivateOnIdle();
+            return false;
         }
         catch (Exception ex)
         {
