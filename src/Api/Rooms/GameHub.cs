@@ -459,7 +459,6 @@ public sealed partial class GameHub(
 /// </summary>
 public sealed class RoomErrorFilter(ILogger<RoomErrorFilter> logger) : IHubFilter
 {
-
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         try
