@@ -159,7 +159,7 @@ case "$verb" in
     run_forwarding_signals dotnet "$api_dll"
     ;;
   *)
-    echo "usage: ./run.sh [serve|migrate|cluster [--silos N] [--api M]|token --role admin|player [--subject <player uuid>] [--ttl 1h]]" >&2
+    echo "usage: ./run.sh [serve|migrate|cluster [--silos N] [--api M]|token --role admin|player [--subject <player uuid>] [--name N] [--ttl 1h]]" >&2
     exit 2
     ;;
 esac

@@ -85,6 +85,8 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("Bob\u2028Ann")] // a line break between letters
     [InlineData("\uffff")] // a noncharacter
     [InlineData("x\U0001FFFE")] // a noncharacter outside the basic plane
+    [InlineData("\u2065")] // unassigned, reserved default-ignorable: renders as nothing
+    [InlineData("\U000E0FFF")] // the same outside the basic plane
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });

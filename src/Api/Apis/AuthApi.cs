@@ -58,7 +58,7 @@ public static class AuthApi
             // stay allowed: they are the emoji phones ship before this runtime's Unicode tables know them.
             if (category is UnicodeCategory.Control or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
                     or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
-                || IsNoncharacter(rune.Value)
+                || IsNoncharacter(rune.Value) || IsUnassignedIgnorable(rune.Value)
                 || (category is UnicodeCategory.Format && !emojiJoiner))
             {
                 return false;
@@ -73,6 +73,10 @@ public static class AuthApi
 
     private static bool IsNoncharacter(int codePoint) => codePoint is >= 0xFDD0 and <= 0xFDEF || (codePoint & 0xFFFE) == 0xFFFE;
 
+    /// <summary>Unassigned code points that Unicode reserves as default-ignorable: whatever they become, they render as nothing.</summary>
+    private static bool IsUnassignedIgnorable(int codePoint) =>
+        codePoint is 0x2065 or >= 0xFFF0 and <= 0xFFF8 or >= 0xE0080 and <= 0xE00FF or >= 0xE01F0 and <= 0xE0FFF;
+
     /// <summary>A new guest identity: stateless, so a burst of new players costs no database write.</summary>
     private static Results<Ok<GuestResponse>, ProblemHttpResult> IssueGuest(GuestRequest? request, TokenIssuer issuer)
     {
@@ -84,7 +88,7 @@ public static class AuthApi
         }
         else if (!IsDisplayable(displayName))
         {
-            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} visible characters, without control or formatting characters");
+            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} characters of which some are visible, without control, formatting, line-break or reserved invisible characters");
         }
 
         var token = issuer.Issue(playerId.ToString(), displayName, TokenIssuer.PlayerRole, GuestLifetime);

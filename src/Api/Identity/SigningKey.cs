@@ -22,11 +22,11 @@ public static class SigningKey
         }
 
         var path = Path.Combine(configuration["PLAYMUSIC_DATA_DIR"] ?? ".data", "jwt.key");
-        return new SymmetricSecurityKey(Decode(ReadOrCreate(path, created), path));
+        return new SymmetricSecurityKey(Decode(ReadOrCreate(path, created), Path.GetFullPath(path), " (delete it to have a new one generated: every API node must share it)"));
     }
 
-    private static byte[] Decode(string base64, string source) =>
-        TryDecode(base64) ?? throw new InvalidOperationException($"{source} must be base64 of at least {KeyBytes} bytes.");
+    private static byte[] Decode(string base64, string source, string remedy = "") =>
+        TryDecode(base64) ?? throw new InvalidOperationException($"{source} must be base64 of at least {KeyBytes} bytes{remedy}.");
 
     private static byte[]? TryDecode(string base64)
     {
@@ -43,28 +43,40 @@ public static class SigningKey
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(KeyBytes));
+        // CreateNew makes two processes starting together agree on one key.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        FileStream file;
         try
         {
-            // CreateNew makes two processes starting together agree on one key.
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var file = new FileStream(path, options))
-            using (var writer = new StreamWriter(file))
-            {
-                writer.Write(key);
-            }
-
-            created?.Invoke(Path.GetFullPath(path));
-            return key;
+            file = new FileStream(path, options);
         }
         catch (IOException) when (File.Exists(path))
         {
             return ReadWritten(path);
         }
+
+        try
+        {
+            using (file)
+            {
+                file.Write(System.Text.Encoding.ASCII.GetBytes(key));
+                file.Flush(flushToDisk: true);
+            }
+        }
+        catch
+        {
+            // A failed write (a full disk) must not leave an empty key file that every later start refuses.
+            File.Delete(path);
+            throw;
+        }
+
+        created?.Invoke(Path.GetFullPath(path));
+        return key;
     }
 
     /// <summary>
