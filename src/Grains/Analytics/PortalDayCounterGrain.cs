@@ -88,6 +88,12 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     /// </summary>
     private bool _recounted;
     private Task? _recount;
+
+    /// <summary>
+    /// Stream batches delivered while a recount runs (the first read's recount interleaves with them): counted
+    /// once it is done, against its snapshot, instead of into cells it is about to replace or not at all.
+    /// </summary>
+    private readonly List<PortalDayEventBatch> _arrivedDuringRecount = [];
     private DatabaseSnapshot _snapshot = DatabaseSnapshot.Empty;
     private string _portal = "";
     private DateTime _dayStart;
@@ -99,7 +105,7 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         _dayStart = day.ToDateTime(TimeOnly.MinValue, DateTimeKind.Utc);
         // Counters activated together would otherwise all reconcile in the same second, every time.
         var firstReconcile = ReconcileInterval * (0.5 + Random.Shared.NextDouble());
-        this.RegisterGrainTimer(RecountOnceAsync, new GrainTimerCreationOptions(firstReconcile, ReconcileInterval));
+        this.RegisterGrainTimer(ReconcileAsync, new GrainTimerCreationOptions(firstReconcile, ReconcileInterval));
         return Task.CompletedTask;
     }
 
@@ -108,17 +114,25 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
 
     public Task OnNextAsync(PortalDayEventBatch item, StreamSequenceToken? token = null)
     {
-        if (!_recounted)
+        if (_recount is { IsCompleted: false })
         {
-            return Task.CompletedTask;
+            _arrivedDuringRecount.Add(item);
+        }
+        else if (_recounted)
+        {
+            CountNew(item);
         }
 
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The batch's transactions that the last recount's snapshot does not show.</summary>
+    private void CountNew(PortalDayEventBatch item)
+    {
         foreach (var transaction in item.Transactions.Where(t => !_snapshot.Shows(t.TransactionId)))
         {
             Count(transaction);
         }
-
-        return Task.CompletedTask;
     }
 
     private void Count(PortalDayEvents item)
@@ -197,6 +211,9 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     /// Reads interleave with recounts (they answer from the cells of the last one, which a recount
     /// replaces only when done), so the first read and the timer can ask at once: they share one recount.
     /// </summary>
+    /// <summary>A counter nobody has read ignores the stream, and its first read recounts anyway: nothing to repair.</summary>
+    private Task ReconcileAsync(CancellationToken cancellationToken) => _recounted ? RecountOnceAsync(cancellationToken) : Task.CompletedTask;
+
     private Task RecountOnceAsync(CancellationToken cancellationToken)
     {
         if (_recount is not { IsCompleted: false })
@@ -219,6 +236,13 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         finally
         {
             ConcurrentRecounts.Release();
+            // Against the new snapshot, or the previous one if this recount failed; nothing before the first recount.
+            if (_recounted)
+            {
+                _arrivedDuringRecount.ForEach(CountNew);
+            }
+
+            _arrivedDuringRecount.Clear();
         }
     }
 
@@ -227,7 +251,8 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         var cells = new Dictionary<Dimensions, Cell>();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
-        await using var batch = new NpgsqlBatch(connection, transaction);
+        // No command timeout: a large day may take longer than Npgsql's 30 s, and a recount that always timed out would never finish.
+        await using var batch = new NpgsqlBatch(connection, transaction) { Timeout = 0 };
         foreach (var sql in RecountSql)
         {
             var command = new NpgsqlBatchCommand(sql);
@@ -246,10 +271,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
             batch.BatchCommands.Add(command);
         }
 
+        DatabaseSnapshot snapshot;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
             await reader.ReadAsync(cancellationToken);
-            var snapshot = DatabaseSnapshot.Parse(reader.GetString(0));
+            snapshot = DatabaseSnapshot.Parse(reader.GetString(0));
 
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -273,12 +299,11 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
             {
                 CellIn(cells, DimensionsAt(reader, 1)).Dropouts.Add(reader.GetGuid(0));
             }
-
-            _snapshot = snapshot;
         }
 
         await transaction.CommitAsync(cancellationToken);
-        _cells = cells;
+        // Together: cells of one snapshot are skipped by that snapshot's transactions only.
+        (_cells, _snapshot) = (cells, snapshot);
         _recounted = true;
     }
 
