@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -16,8 +17,13 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     private readonly TestDatabase _database = fixture.Database;
     private readonly ApiHost _host = fixture.Host;
     private EngineClient _engine = null!;
+    private string _token = null!;
 
-    public async Task InitializeAsync() => _engine = new EngineClient(_host.Http, (await _host.GuestAsync("Tester")).Token);
+    public async Task InitializeAsync()
+    {
+        _token = (await _host.GuestAsync("Tester")).Token;
+        _engine = new EngineClient(_host.Http, _token);
+    }
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -278,6 +284,30 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal(1L, await _database.ScalarAsync<long>($"SELECT count(*) FROM telemetry_dropouts WHERE load_id = '{loadId}'"));
+    }
+
+    [Theory]
+    [InlineData("/api/beacon/dropout", true)]
+    [InlineData("/api/beacon/dropout", false)]
+    [InlineData("/api/sessions/{0}/perf", false)]
+    [InlineData("/api/sessions/{0}/end", false)]
+    [InlineData("/api/sessions", false)]
+    public async Task A_body_over_8_KiB_is_413_whether_or_not_it_says_its_length(string path, bool withLength)
+    {
+        var session = await _engine.StartSessionAsync();
+        var body = Encoding.UTF8.GetBytes($"{{\"gameId\":\"g1\",\"padding\":\"{new string('x', 16 * 1024)}\"}}");
+        using var request = new HttpRequestMessage(HttpMethod.Post, string.Format(CultureInfo.InvariantCulture, path, session.SessionId))
+        {
+            // Without a length the body is chunked, as a client streaming it would send it: nothing to check up front.
+            Content = withLength ? new ByteArrayContent(body) : new StreamContent(new MemoryStream(body)),
+        };
+        request.Content.Headers.ContentType = new("application/json");
+        request.Headers.Add("X-Perf-Token", session.PerfToken);
+        request.Headers.Authorization = new("Bearer", _token);
+
+        using var response = await _host.Http.SendAsync(request);
+
+        await ProblemAssert.IsAsync(response, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
     }
 
     [Fact]

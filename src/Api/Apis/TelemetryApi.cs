@@ -31,13 +31,17 @@ public static class TelemetryApi
     public const string PerfTokenHeader = "X-Perf-Token";
     public const string ScoreNotRecorded = "SCORE_NOT_RECORDED";
 
-    private const int MaxBeaconBytes = 8 * 1024;
+    /// <summary>
+    /// Every body of the engine is a few hundred bytes (a referrer of 2,048 characters at most): beacons and perf
+    /// reports come from anyone, so Kestrel stops reading there (413) instead of buffering up to its 30 MB default.
+    /// </summary>
+    private const int MaxBodyBytes = 8 * 1024;
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api");
+        var api = endpoints.MapGroup("/api").WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxBodyBytes));
         api.MapPost("/sessions", StartSession).RequireAuthorization();
         api.MapPost("/sessions/{sessionId}/perf", ReportPerf);
         api.MapPost("/sessions/{sessionId}/end", EndSession);
@@ -192,20 +196,12 @@ public static class TelemetryApi
             return ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "body: send text/plain or application/json");
         }
 
-        if (context.Request.ContentLength > MaxBeaconBytes)
-        {
-            return ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"body: at most {MaxBeaconBytes} bytes");
-        }
-
         DropoutBeacon? beacon;
         try
         {
             using var buffer = new MemoryStream();
+            // Beyond MaxBodyBytes this throws Kestrel's 413, answered as PAYLOAD_TOO_LARGE.
             await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            if (buffer.Length > MaxBeaconBytes)
-            {
-                return ApiProblem.Create(StatusCodes.Status413PayloadTooLarge, "PAYLOAD_TOO_LARGE", $"body: at most {MaxBeaconBytes} bytes");
-            }
 
             // The same JSON rules as every other body; a leading UTF-8 byte order mark is skipped.
             var body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
