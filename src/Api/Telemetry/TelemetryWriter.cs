@@ -78,6 +78,13 @@ public sealed class TelemetryWriter(
     /// </summary>
     public static readonly TimeSpan CountInterval = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// A publish to a silo that died without closing its sockets would wait for Orleans' 30 s response timeout while
+    /// committed batches pile up behind the counting loop and then hold up the dispatch loop: the stream is best
+    /// effort (recounts repair it), the ingest is not.
+    /// </summary>
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
+
     private const string TransactionSql = "SELECT pg_current_xact_id()::text::bigint";
 
     private const string SessionsSql = """
@@ -316,7 +323,7 @@ public sealed class TelemetryWriter(
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync();
-                await PublishAsync(await CountAsync(connection, group));
+                await PublishAsync(await CountAsync(connection, group)).WaitAsync(PublishTimeout);
             }
             catch (Exception ex)
             {
