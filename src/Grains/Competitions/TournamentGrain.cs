@@ -35,6 +35,9 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     private readonly HashSet<string> _entrants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
     private readonly HashSet<string> _countedRuns = new(StringComparer.Ordinal);
+
+    /// <summary>Attempts being stored: a repeat of the run waits for its outcome before it reaches the board.</summary>
+    private readonly Dictionary<string, Task> _attemptsBeingStored = new(StringComparer.Ordinal);
     private TournamentDefinition? _definition;
     private string _status = TournamentStatus.Upcoming;
     private IGrainTimer? _transitionTimer;
@@ -206,18 +209,11 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             // Take the attempt before awaiting: this method interleaves with the player's other runs.
             _countedRuns.Add(run.RunId);
             _attempts[run.PlayerId] = _attempts.GetValueOrDefault(run.PlayerId) + 1;
+            var storing = StoreAttemptAsync(run);
+            _attemptsBeingStored[run.RunId] = storing;
             try
             {
-                await using var command = dataSource.CreateCommand("""
-                    INSERT INTO tournament_attempts (tournament_id, run_id, player_id, score, ended_at)
-                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
-                    """);
-                command.Parameters.AddWithValue(Id);
-                command.Parameters.AddWithValue(run.RunId);
-                command.Parameters.AddWithValue(run.PlayerId);
-                command.Parameters.AddWithValue(run.Score);
-                command.Parameters.AddWithValue(run.EndedAt);
-                await command.ExecuteNonQueryAsync();
+                await storing;
             }
             catch
             {
@@ -225,10 +221,21 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
                 _attempts[run.PlayerId]--;
                 throw;
             }
+            finally
+            {
+                _attemptsBeingStored.Remove(run.RunId);
+            }
+        }
+        else if (verdict is TournamentRunVerdict.Duplicate && _attemptsBeingStored.TryGetValue(run.RunId, out var storing))
+        {
+            // A repeat that overtook its first delivery: if that attempt is not stored, neither is this score.
+            await storing;
         }
 
-        // A duplicate is offered to the board again: a crash may have come between the attempt and the board write.
-        if (verdict is TournamentRunVerdict.Counted or TournamentRunVerdict.Duplicate)
+        // A duplicate is offered to the board again (a crash may have come between the attempt and the board
+        // write), but only until the standings freeze: a retry sent after that changes nothing.
+        if (verdict is TournamentRunVerdict.Counted
+            || (verdict is TournamentRunVerdict.Duplicate && Now < _definition!.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds))
         {
             var submitted = await boards.SubmitAsync(BoardKeys.Tournament(Id), new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
             if (submitted.Improved)
@@ -241,6 +248,20 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         }
 
         return new TournamentRunResult(Id, verdict);
+    }
+
+    private async Task StoreAttemptAsync(CompletedRun run)
+    {
+        await using var command = dataSource.CreateCommand("""
+            INSERT INTO tournament_attempts (tournament_id, run_id, player_id, score, ended_at)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+            """);
+        command.Parameters.AddWithValue(Id);
+        command.Parameters.AddWithValue(run.RunId);
+        command.Parameters.AddWithValue(run.PlayerId);
+        command.Parameters.AddWithValue(run.Score);
+        command.Parameters.AddWithValue(run.EndedAt);
+        await command.ExecuteNonQueryAsync();
     }
 
     public async Task<TournamentStandings?> GetStandingsAsync(LeaderboardQuery query)

@@ -1,9 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using PlayMusic.Hosting;
-using PlayMusic.TestSupport;
 
-namespace PlayMusic.Rooms.Tests;
+namespace PlayMusic.TestSupport;
 
 /// <summary>A silo alone (no HTTP front door) on a test database, as <c>src/Silo</c> registers it.</summary>
 public sealed class TestSilo(IHost host) : IAsyncDisposable
