@@ -80,6 +80,12 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         """,
     ];
 
+    /// <summary>
+    /// Stream batches delivered while a recount runs (the first read's recount interleaves with them): counted
+    /// once it is done, against its snapshot, instead of into cells it is about to replace or not at all.
+    /// </summary>
+    private readonly List<PortalDayEventBatch> _arrivedDuringRecount = [];
+
     private Dictionary<Dimensions, Cell> _cells = [];
 
     /// <summary>
@@ -88,12 +94,6 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
     /// </summary>
     private bool _recounted;
     private Task? _recount;
-
-    /// <summary>
-    /// Stream batches delivered while a recount runs (the first read's recount interleaves with them): counted
-    /// once it is done, against its snapshot, instead of into cells it is about to replace or not at all.
-    /// </summary>
-    private readonly List<PortalDayEventBatch> _arrivedDuringRecount = [];
     private DatabaseSnapshot _snapshot = DatabaseSnapshot.Empty;
     private string _portal = "";
     private DateTime _dayStart;
@@ -207,13 +207,13 @@ public sealed class PortalDayCounterGrain(NpgsqlDataSource dataSource, CounterMe
         return new PortalDayCounts(sessions, dropouts, [.. players], [.. replayers], load, cohort, returned);
     }
 
+    /// <summary>A counter nobody has read ignores the stream, and its first read recounts anyway: nothing to repair.</summary>
+    private Task ReconcileAsync(CancellationToken cancellationToken) => _recounted ? RecountOnceAsync(cancellationToken) : Task.CompletedTask;
+
     /// <summary>
     /// Reads interleave with recounts (they answer from the cells of the last one, which a recount
     /// replaces only when done), so the first read and the timer can ask at once: they share one recount.
     /// </summary>
-    /// <summary>A counter nobody has read ignores the stream, and its first read recounts anyway: nothing to repair.</summary>
-    private Task ReconcileAsync(CancellationToken cancellationToken) => _recounted ? RecountOnceAsync(cancellationToken) : Task.CompletedTask;
-
     private Task RecountOnceAsync(CancellationToken cancellationToken)
     {
         if (_recount is not { IsCompleted: false })
