@@ -1011,11 +1011,6 @@ public sealed class GameRoomGrain(
         return stored;
     }
 
-    /// <summary>
-    /// A client's call is acknowledged only once its change is stored. When the write failed, the change still
-    /// stands in memory, was broadcast, and is stored by the write retry; the caller hears UNAVAILABLE, and the
-    /// same call sent again finds its change made (joins, ready, settings and leaves are repeatable).
-    /// </summary>
     /// <summary>A call repeated because it was answered UNAVAILABLE: its change stands, and is acknowledged once stored.</summary>
     private async Task AcknowledgeRepeatAsync()
     {
@@ -1027,6 +1022,11 @@ public sealed class GameRoomGrain(
         ThrowIfUnstored();
     }
 
+    /// <summary>
+    /// A client's call is acknowledged only once its change is stored. When the write failed, the change still
+    /// stands in memory, was broadcast, and is stored by the write retry; the caller hears UNAVAILABLE, and the
+    /// same call sent again finds its change made (joins, ready, settings, finishes and leaves are repeatable).
+    /// </summary>
     private void ThrowIfUnstored()
     {
         if (_stateUnstored)
