@@ -113,8 +113,8 @@ public sealed class RoomSpectatorTests : IAsyncLifetime
         var (roomId, room) = await RunningMatchAsync(isPrivate: false);
         var registry = _silo.Grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
         async Task<int?> ListedSpectatorsAsync() => (await registry.ListAsync(null, 100)).SingleOrDefault(r => r.RoomId == roomId)?.Spectators;
-        // One-way upserts sent while the registry was still activating were seen to arrive out of order (the
-        // start's after the watcher's, listing 0): the watcher comes once the start is listed.
+        // One-way upserts sent while the registry was still activating were seen to arrive out of order; the
+        // registry keeps the newest by version (LiveRoomRegistryTests), and the watcher comes once the start is listed.
         await Poll.UntilAsync(async () => (await registry.ListAsync(null, 100)).Any(r => r.RoomId == roomId && r.State == "running"), "the running room is listed");
         await room.SpectateAsync("s1", _watcherNode);
         await Poll.UntilAsync(async () => await ListedSpectatorsAsync() == 1, "the watcher is listed");

@@ -157,9 +157,11 @@ public interface ILiveRoomRegistryGrain : IGrainWithStringKey
 {
     const string Key = "live";
 
-    [OneWay] Task UpsertAsync(LiveRoom room);
+    /// <param name="version">Grows with every publication of the room: one-way messages can arrive out of order
+    /// (a registry still activating), and an older one never overwrites a newer one.</param>
+    [OneWay] Task UpsertAsync(LiveRoom room, long version);
 
-    [OneWay] Task RemoveAsync(string roomId);
+    [OneWay] Task RemoveAsync(string roomId, long version);
 
     Task<IReadOnlyList<LiveRoom>> ListAsync(string? mode, int limit);
 }

@@ -63,6 +63,9 @@ public sealed class GameRoomGrain(
     /// <summary>The stored room is newer than this activation's (a version conflict): nothing here is written any more.</summary>
     private bool _stateSuperseded;
 
+    /// <summary>The version of this room's last publication to the live-room registry.</summary>
+    private long _liveVersion;
+
     /// <summary>
     /// Until then nodes re-attach their seats after this activation began: the grace of a seat that was
     /// connected starts here, and no seat expires earlier. Kept in memory only: persisted, a later write would
@@ -1112,17 +1115,22 @@ public sealed class GameRoomGrain(
         }
     }
 
-    /// <summary>Public rooms in countdown or running are listed by the live-room registry.</summary>
+    /// <summary>
+    /// Public rooms in countdown or running are listed by the live-room registry. Each publication carries a
+    /// version from the clock (microsecond-fine, strictly growing here), so a later activation's also outranks
+    /// this one's, as far as the silos' clocks agree.
+    /// </summary>
     private void PublishLive()
     {
         var registry = GrainFactory.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
+        _liveVersion = Math.Max(_liveVersion + 1, NowMs * 1000);
         if (!Room.IsPrivate && Room.Phase is RoomPhase.Countdown or RoomPhase.Running)
         {
-            registry.UpsertAsync(new LiveRoom(RoomId, Room.Mode, Room.SongId, Room.Phase, Room.Seats.Count, _spectators.Count, Room.StartedAt)).Ignore();
+            registry.UpsertAsync(new LiveRoom(RoomId, Room.Mode, Room.SongId, Room.Phase, Room.Seats.Count, _spectators.Count, Room.StartedAt), _liveVersion).Ignore();
         }
         else
         {
-            registry.RemoveAsync(RoomId).Ignore();
+            registry.RemoveAsync(RoomId, _liveVersion).Ignore();
         }
     }
 
