@@ -9,21 +9,22 @@ namespace PlayMusic.Competitions.Tests;
 /// Standings freeze when the window closes (PROTOCOL §4): a repeated delivery of a counted run is offered to the
 /// board again only until then. A silo with a <see cref="FakeTimeProvider"/> as clock, on a real database.
 /// </summary>
-public sealed class TournamentFreezeTests : DatabaseTest, IAsyncLifetime
+public sealed class TournamentFreezeTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private TestDatabase _database = null!;
     private TestSilo _silo = null!;
 
-    async Task IAsyncLifetime.InitializeAsync()
+    public async Task InitializeAsync()
     {
-        await InitializeAsync();
-        _silo = await TestSilo.StartAsync(Database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
+        _database = await TestDatabase.CreateAsync();
+        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
     }
 
-    async Task IAsyncLifetime.DisposeAsync()
+    public async Task DisposeAsync()
     {
         await _silo.DisposeAsync();
-        await DisposeAsync();
+        await _database.DisposeAsync();
     }
 
     [Fact]

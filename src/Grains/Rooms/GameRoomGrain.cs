@@ -1117,8 +1117,8 @@ public sealed class GameRoomGrain(
 
     /// <summary>
     /// Public rooms in countdown or running are listed by the live-room registry. Each publication carries a
-    /// version from the clock (microsecond-fine, strictly growing here), so a later activation's also outranks
-    /// this one's, as far as the silos' clocks agree.
+    /// version: the clock in ms × 1000, raised by one when that would not grow, so a later activation's also
+    /// outranks this one's, as far as the silos' clocks agree.
     /// </summary>
     private void PublishLive()
     {

@@ -56,7 +56,7 @@ public sealed class LiveRoomRegistryGrain(
         return true;
     }
 
-    /// <summary>Versions are the rooms' clock in microseconds (see GameRoomGrain.PublishLive).</summary>
+    /// <summary>Versions are the rooms' clock in ms × 1000 (see GameRoomGrain.PublishLive).</summary>
     private void ForgetOldRemovals()
     {
         var before = (time.GetUtcNow() - RemovalMemory).ToUnixTimeMilliseconds() * 1000;
