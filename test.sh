@@ -71,6 +71,21 @@ fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1  # the runner itself failed (crash, build break): never report green
 fi
+# CI keeps only the end of the output: name each failed test, and its message, where that end shows it.
+if [ "$failed" -gt 0 ] && command -v python3 >/dev/null; then
+  python3 - "$results" <<'PY'
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for trx in sorted(glob.glob(sys.argv[1] + "/*.trx")):
+    for result in ET.parse(trx).getroot().iterfind(".//t:UnitTestResult", ns):
+        if result.get("outcome") in ("Passed", "NotExecuted"):
+            continue
+        message = result.findtext("t:Output/t:ErrorInfo/t:Message", "", ns).strip().splitlines()
+        print(f"FAILED {result.get('testName')} ({result.get('duration')})")
+        for line in message[:6]:
+            print(f"    {line[:300]}")
+PY
+fi
 echo "skipped: $skipped"
 echo "tests: $passed passed, $failed failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
