@@ -332,6 +332,8 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     [InlineData(null, "https://y8.com.evil.example/", "unknown")]
     [InlineData(null, "javascript:alert(1)", "unknown")]
     [InlineData(null, "not a url", "unknown")]
+    [InlineData(null, "https://a\u05D0.example/", "unknown")]
+    [InlineData(null, "https://www.y8.\u0441\u043E\u043C/", "unknown")]
     [InlineData(null, null, "unknown")]
     public async Task Portal_is_attributed_from_the_registry(string? portal, string? referrer, string expected)
     {

@@ -49,9 +49,21 @@ public sealed class PortalDirectory(IReadOnlyList<Portal> portals, IReadOnlyDict
             text = "https://" + text;
         }
 
-        return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.IdnHost.Length > 0
-            ? uri.IdnHost.TrimEnd('.').ToLowerInvariant()
-            : null;
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return null;
+        }
+
+        try
+        {
+            return uri.IdnHost.Length > 0 ? uri.IdnHost.TrimEnd('.').ToLowerInvariant() : null;
+        }
+        catch (UriFormatException)
+        {
+            // TryCreate takes hosts that have no punycode form (a label mixing left-to-right and right-to-left
+            // letters, or too long once encoded): no host, as for any other referrer that is not a URL.
+            return null;
+        }
     }
 
     private static string? ParentDomain(string host)
