@@ -121,6 +121,12 @@ public sealed class LeaderboardTests(ApiFixture fixture) : IClassFixture<ApiFixt
         var global = await client.BoardAsync($"/api/games/{game}/leaderboard?scope=global");
         Assert.Equal([crazyPlayer.PlayerId, y8Player.PlayerId], global.Entries.Select(e => e.PlayerId));
         Assert.Equal(new MeBody(2, 1_000), global.Me);
+
+        // Empty parameters, as a form or PROTOCOL §4's `?limit=&around=me` spell them, are the defaults.
+        var unset = await client.BoardAsync($"/api/games/{game}/leaderboard?scope=&limit=&around=me");
+        Assert.Equal("global", unset.Scope);
+        Assert.Equal(global.Entries, unset.Entries);
+        Assert.Equal(new MeBody(2, 1_000), unset.Me);
     }
 
     [Theory]

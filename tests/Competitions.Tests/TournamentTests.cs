@@ -68,7 +68,8 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal(TournamentRunVerdict.Counted, Assert.Single(onTimeResult.Tournaments).Verdict);
 
         using var client = Host.Client(late.Token);
-        var standings = await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings?around=me");
+        // The query as PROTOCOL §4 spells it: the empty limit is the default.
+        var standings = await client.BoardAsync($"/api/tournaments/{tournament.Id}/standings?limit=&around=me");
         Assert.Equal([onTime.PlayerId], standings.Entries.Select(e => e.PlayerId));
         Assert.Null(standings.Me);
         Assert.Equal("live", standings.Status);

@@ -33,7 +33,7 @@ public static partial class LeaderboardApi
             return ApiProblem.Invalid("gameId", "must be 1 to 64 characters of A-Z a-z 0-9 _ -");
         }
 
-        scope ??= GlobalScope;
+        scope = QueryFilter.Optional(scope) ?? GlobalScope;
         string board;
         if (scope == GlobalScope)
         {
@@ -61,6 +61,8 @@ public static partial class LeaderboardApi
     /// <summary>Parses <c>limit=1..100</c> (default 10) and <c>around=me</c> into a query, or the 400 naming the bad one.</summary>
     public static (LeaderboardQuery? Query, ProblemHttpResult? Problem) PageQuery(string? limit, string? around, ClaimsPrincipal user)
     {
+        // PROTOCOL §4 spells the query `?limit=&around=me`: an empty one is an absent one.
+        (limit, around) = (QueryFilter.Optional(limit), QueryFilter.Optional(around));
         var size = DefaultLimit;
         if (limit is not null && (!int.TryParse(limit, out size) || size is < 1 or > LeaderboardQuery.MaxLimit))
         {
