@@ -6,6 +6,8 @@
 #   ./run.sh cluster [--silos N] [--api M]   N standalone silos + M client-only API nodes on one PostgreSQL
 # Without PLAYMUSIC_DB a local PostgreSQL is created (first run) and started under ./.data/pg.
 set -euo pipefail
+# Absolute, from where the caller stands: the PostgreSQL commands run from / (scripts/postgres.sh).
+[ -n "${PLAYMUSIC_DATA_DIR:-}" ] && PLAYMUSIC_DATA_DIR=$(realpath -m "$PLAYMUSIC_DATA_DIR")
 cd "$(dirname "$0")"
 root=$(pwd)
 source scripts/postgres.sh
@@ -28,6 +30,9 @@ ensure_database() {
   pg_ensure_installed
   local pg_root=$PLAYMUSIC_DATA_DIR/pg port=${PLAYMUSIC_PG_PORT:-55432}
   mkdir -p "$PLAYMUSIC_DATA_DIR"
+  # Two runs starting together on one data folder would both create (or start) the server: one at a time.
+  exec 9>"$PLAYMUSIC_DATA_DIR/.setup.lock"
+  flock 9
   pg_prepare_dir "$pg_root"
   if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$pg_root"; then
     echo "the postgres user cannot reach $pg_root (a parent folder is private); set PLAYMUSIC_DB or move the checkout" >&2
@@ -58,6 +63,7 @@ ensure_database() {
   export PLAYMUSIC_DB="Host=127.0.0.1;Port=$port;Username=postgres;Password=$password;Database=playmusic"
   # Recorded so that `dotnet run --project src/Silo` started by hand finds the same database.
   (umask 077; echo "$PLAYMUSIC_DB" > "$PLAYMUSIC_DATA_DIR/database.conn")
+  exec 9>&-
 }
 
 stop_started_pg() {
@@ -139,21 +145,21 @@ case "$verb" in
     ;;
   migrate)
     build Api
-    ensure_database
     trap stop_started_pg EXIT
+    ensure_database
     dotnet "$api_dll" migrate
     ;;
   cluster)
     shift
     build Api Silo
-    ensure_database
     trap stop_started_pg EXIT
+    ensure_database
     run_cluster "$@"
     ;;
   serve)
     build Api
-    ensure_database
     trap stop_started_pg EXIT
+    ensure_database
     export PLAYMUSIC_URLS=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
     echo "PlayMusic backend on $PLAYMUSIC_URLS (Ctrl-C stops it)" >&2
     run_forwarding_signals dotnet "$api_dll"

@@ -23,9 +23,11 @@ pg_ensure_installed() {
   PG_BIN=$(pg_bin_dir) || { echo "PostgreSQL 15 or later is still missing (an older distribution's postgresql package is older: install postgresql-15)" >&2; return 1; }
 }
 
-# Runs a command as the PostgreSQL OS user: `postgres` when we are root, ourselves otherwise.
+# Runs a command as the PostgreSQL OS user: `postgres` when we are root, ourselves otherwise. As
+# `postgres` it runs from /, since the checkout may sit in a folder that user cannot enter (initdb and
+# pg_ctl step out of the current folder and back). Paths given to it must therefore be absolute.
 pg_as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # pg_prepare_dir DIR: creates DIR (owned by the server's user) if missing.
