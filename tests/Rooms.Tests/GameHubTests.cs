@@ -352,6 +352,36 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { data = Enumerable.Repeat(0.5, 4_000).ToArray() } });
     }
 
+    [Fact]
+    public async Task A_config_that_MessagePack_cannot_carry_is_refused_so_MessagePack_players_stay_connected()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "A");
+        var host = players[0];
+        await using var guests = await fixture.PlayersAsync(Protocol.MessagePack, "B");
+        var guest = guests[0];
+        // Valid JSON text, but a number beyond a double or an escaped lone surrogate (JSON.stringify of a string cut
+        // inside an emoji) has no MessagePack form: stored, it would fail every room message to MessagePack players.
+        // RawJson is written verbatim, as the engine's own JSON.stringify would send it.
+        string[] unportable = ["""{"big":1e400}""", """{"cut":"\ud83d"}""", """{"\udc00":1}""", """{"stems":["\ud83d"]}"""];
+        foreach (var config in unportable)
+        {
+            var refusal = await host.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom",
+                new { mode = "runner", songId = Song(), config = new RawJson(config) });
+            Assert.Contains("config", refusal);
+        }
+
+        var roomId = (await host.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { emoji = "🎵", x = 1e300 } }))!["room"]!["roomId"]!.GetValue<string>();
+        foreach (var config in unportable)
+        {
+            await host.FailsWithAsync(RoomErrors.InvalidArgument, "UpdateSettings", new { config = new RawJson(config) });
+        }
+
+        var joined = await guest.InvokeAsync("JoinRoom", new { roomId });
+        Assert.Equal("🎵", joined!["room"]!["config"]!["emoji"]!.GetValue<string>());
+        await host.InvokeAsync("UpdateSettings", new { showGhosts = false });
+        await guest.NextAsync("RoomState", r => r["settings"]!["showGhosts"]!.GetValue<bool>() == false);
+    }
+
     /// <summary>A runner match of these players, the first one hosting, once it is running; its room id.</summary>
     private static async Task<string> RunningMatchAsync(HubClient host, params HubClient[] guests)
     {

@@ -26,6 +26,58 @@ public static class RoomConfig
             : null;
     }
 
+    /// <summary>
+    /// Whether MessagePack clients can be sent the value too: JSON text may hold a number beyond a double (<c>1e400</c>)
+    /// or an escaped lone surrogate (<c>JSON.stringify</c> of a string cut inside an emoji), which have no MessagePack
+    /// form; stored, they would fail every room message to those clients.
+    /// </summary>
+    private static bool Portable(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!IsText(() => property.Name) || !Portable(property.Value))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (!Portable(item))
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            case JsonValueKind.String:
+                return IsText(() => element.GetString());
+            case JsonValueKind.Number:
+                return element.TryGetInt64(out _) || (element.TryGetDouble(out var number) && double.IsFinite(number));
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Whether a JSON string unescapes to text: an escaped lone surrogate does not, and reading it throws.</summary>
+    private static bool IsText(Func<string?> read)
+    {
+        try
+        {
+            read();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Null when the config is acceptable, else why not (a sentence that follows the field name "config").</summary>
     public static string? Check(RawJson config)
     {
@@ -41,6 +93,11 @@ public static class RoomConfig
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 return "must be a JSON object";
+            }
+
+            if (!Portable(document.RootElement))
+            {
+                return "must hold only finite numbers within double range and valid Unicode text (no lone surrogate)";
             }
         }
         catch (JsonException)
