@@ -315,6 +315,25 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.InRange(seat["score"]!.GetValue<long>(), 5_000, 15_000);
     }
 
+    [Fact]
+    public async Task A_song_time_far_ahead_of_the_rooms_clock_does_not_raise_the_score_cap()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "A", "B");
+        var (p1, p2) = (players[0], players[1]);
+        await RunningMatchAsync(p1, p2);
+
+        // Within the cap for the song time it claims (5,000/s for ~24 days), which the room has not played.
+        const long claimed = 10_000_000_000;
+        await p1.InvokeAsync("SendInput", Input(1, claimed, songTimeMs: int.MaxValue));
+        var tick = await p2.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 0 && p["seq"]!.GetValue<long>() == 1));
+        var score = tick["players"]!.AsArray().Single(p => p!["seat"]!.GetValue<int>() == 0)!["score"]!.GetValue<long>();
+        // The room's song time is a few seconds at most here: its cap, with the lead a client's clock may have.
+        Assert.InRange(score, 1, 5_000 * 60);
+
+        await p1.FailsWithAsync(RoomErrors.InvalidArgument, "Finish", new { score = claimed });
+        await p1.InvokeAsync("Finish", new { score });
+    }
+
     [Theory]
     [MemberData(nameof(Protocols))]
     public async Task Live_rooms_follow_leaves_and_methods_take_no_argument_object(Protocol protocol)

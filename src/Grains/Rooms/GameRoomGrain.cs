@@ -23,6 +23,12 @@ public sealed class GameRoomGrain(
     public const int KeyframeEvery = 30;
     public const int CountdownSeconds = 3;
     public const long ResultsAfterSongMs = 10_000;
+
+    /// <summary>
+    /// How far a player's song time may run ahead of the room's (the client's start rests on its estimate of the
+    /// server clock). The score cap grows with the song time the client claims, so a claim beyond this counts as this.
+    /// </summary>
+    public const long SongClockLeadMs = 2_000;
     public const int EmoteBurst = 3;
     public static readonly IReadOnlyList<string> DefaultStems = ["drums", "bass", "vocals", "melody", "synth"];
 
@@ -500,9 +506,11 @@ public sealed class GameRoomGrain(
             // The hub checked each input against the one before it; coalesced (latest wins), several steps
             // can add up to more score than one step may gain. The room keeps the input, its score capped,
             // so the seat moves on and the hub's and the room's views of the score do not drift apart.
-            var input = offered with
+            // The cap is measured in song time, which the client states: the room holds it to its own clock.
+            var input = offered with { SongTimeMs = Math.Min(offered.SongTimeMs, NowMs - Room.StartedAt!.Value + SongClockLeadMs) };
+            input = input with
             {
-                Score = Math.Min(offered.Score, seat.Last.Score + InputRules.MaxGain(seat.Last, offered, Room.MaxScorePerSecond)),
+                Score = Math.Min(input.Score, seat.Last.Score + InputRules.MaxGain(seat.Last, input, Room.MaxScorePerSecond)),
             };
             if (InputRules.Check(seat.Last, input, Room.MaxScorePerSecond) is { } problem)
             {
