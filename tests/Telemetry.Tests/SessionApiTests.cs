@@ -353,6 +353,39 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal("y8", directory.Resolve(null, PortalDirectory.HostOf("https://cdn.y8games.example/x")));
     }
 
+    [Fact]
+    public async Task Perf_and_end_check_the_token_before_the_body()
+    {
+        var mine = await _engine.StartSessionAsync();
+        var unknown = Guid.NewGuid();
+        Task<HttpResponseMessage> Post(Guid session, string step, string body, string mediaType, string? token)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/api/sessions/{session}/{step}") { Content = new StringContent(body, Encoding.UTF8, mediaType) };
+            if (token is not null)
+            {
+                request.Headers.Add("X-Perf-Token", token);
+            }
+
+            return _host.Http.SendAsync(request);
+        }
+
+        foreach (var step in new[] { "perf", "end" })
+        {
+            // Whatever the body, someone without this session's token learns only 403 (or 404 for no session).
+            await ProblemAssert.IsAsync(await Post(mine.SessionId, step, "{not json", "application/json", null), HttpStatusCode.Forbidden, "FORBIDDEN");
+            await ProblemAssert.IsAsync(await Post(mine.SessionId, step, "<x/>", "text/xml", "wrong"), HttpStatusCode.Forbidden, "FORBIDDEN");
+            await ProblemAssert.IsAsync(await Post(unknown, step, "{not json", "application/json", null), HttpStatusCode.NotFound, "NOT_FOUND");
+
+            // With the token, the body's own errors.
+            await ProblemAssert.IsAsync(await Post(mine.SessionId, step, "{not json", "application/json", mine.PerfToken), HttpStatusCode.BadRequest, "INVALID_JSON", "body");
+            await ProblemAssert.IsAsync(await Post(mine.SessionId, step, "<x/>", "text/xml", mine.PerfToken), HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
+        }
+
+        // A UTF-8 byte order mark before the JSON is skipped.
+        using var withBom = await Post(mine.SessionId, "end", "\uFEFF{\"score\":5,\"durationMs\":1,\"completed\":false}", "application/json", mine.PerfToken);
+        Assert.Equal(HttpStatusCode.Accepted, withBom.StatusCode);
+    }
+
     /// <summary>Raw JSON text, so tests can send what a typed client never would.</summary>
     private Task<HttpResponseMessage> PostJsonAsync(string path, string json, string? bearer = null, string? perfToken = null)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 using PlayMusic.Api.Errors;
@@ -36,8 +35,6 @@ public static class TelemetryApi
     /// reports come from anyone, so Kestrel stops reading there (413) instead of buffering up to its 30 MB default.
     /// </summary>
     private const int MaxBodyBytes = 8 * 1024;
-
-    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder endpoints)
     {
@@ -92,12 +89,18 @@ public static class TelemetryApi
     }
 
     private static async Task<Results<Accepted, ProblemHttpResult>> ReportPerf(
-        string sessionId, PerfRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer, TimeProvider time)
+        string sessionId, HttpContext context, PerfTokens tokens, TelemetryWriter writer, TimeProvider time, IOptions<JsonOptions> jsonOptions)
     {
         var (denied, id) = await AuthorizeAsync(sessionId, context, tokens, writer);
         if (denied is not null)
         {
             return denied;
+        }
+
+        var (request, badBody) = await EngineBody.ReadAsync<PerfRequest>(context, jsonOptions.Value.SerializerOptions);
+        if (badBody is not null)
+        {
+            return badBody;
         }
 
         if (request?.Steps is not { } steps)
@@ -136,13 +139,19 @@ public static class TelemetryApi
     }
 
     private static async Task<Results<Accepted, ProblemHttpResult>> EndSession(
-        string sessionId, EndRequest? request, HttpContext context, PerfTokens tokens, TelemetryWriter writer,
-        IGrainFactory grains, TimeProvider time, ILogger<EndRequest> logger)
+        string sessionId, HttpContext context, PerfTokens tokens, TelemetryWriter writer,
+        IGrainFactory grains, TimeProvider time, IOptions<JsonOptions> jsonOptions, ILogger<EndRequest> logger)
     {
         var (denied, id) = await AuthorizeAsync(sessionId, context, tokens, writer);
         if (denied is not null)
         {
             return denied;
+        }
+
+        var (request, badBody) = await EngineBody.ReadAsync<EndRequest>(context, jsonOptions.Value.SerializerOptions);
+        if (badBody is not null)
+        {
+            return badBody;
         }
 
         if (request?.Score is not (>= 0 and var score))
@@ -190,28 +199,10 @@ public static class TelemetryApi
     private static async Task<Results<NoContent, ProblemHttpResult>> Dropout(
         HttpContext context, PortalRegistry portals, TelemetryWriter writer, TimeProvider time, IOptions<JsonOptions> jsonOptions)
     {
-        var mediaType = context.Request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
-        if (mediaType is not (null or "" or "text/plain" or "application/json"))
+        var (beacon, badBody) = await EngineBody.ReadAsync<DropoutBeacon>(context, jsonOptions.Value.SerializerOptions, textPlain: true);
+        if (badBody is not null)
         {
-            return ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "body: send text/plain or application/json");
-        }
-
-        DropoutBeacon? beacon;
-        try
-        {
-            using var buffer = new MemoryStream();
-            // Beyond MaxBodyBytes this throws Kestrel's 413, answered as PAYLOAD_TOO_LARGE.
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-
-            // The same JSON rules as every other body; a leading UTF-8 byte order mark is skipped.
-            var body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-            body = body.StartsWith(Utf8Bom) ? body[Utf8Bom.Length..] : body;
-            beacon = body.IsEmpty ? null : JsonSerializer.Deserialize<DropoutBeacon>(body, jsonOptions.Value.SerializerOptions);
-        }
-        catch (JsonException json)
-        {
-            var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
-            return ApiProblem.Create(StatusCodes.Status400BadRequest, ErrorCodes.InvalidJson, $"{field}: the beacon is not valid JSON of the expected shape");
+            return badBody;
         }
 
         if (beacon is null)

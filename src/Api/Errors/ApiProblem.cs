@@ -14,6 +14,13 @@ public static class ApiProblem
     /// <summary>An absent, empty or <c>null</c> body where an object is expected.</summary>
     public static ProblemHttpResult MissingBody() => Invalid("body", "must be a JSON object");
 
+    /// <summary>The detail of an <c>INVALID_JSON</c> answer: the field where reading stopped, or <c>body</c>.</summary>
+    public static string InvalidJsonDetail(System.Text.Json.JsonException json)
+    {
+        var field = string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
+        return $"{field}: the request body is not valid JSON of the expected shape";
+    }
+
     public static ProblemHttpResult NotFound(string detail) =>
         Create(StatusCodes.Status404NotFound, ErrorCodes.NotFound, detail);
 

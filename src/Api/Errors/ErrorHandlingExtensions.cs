@@ -40,7 +40,7 @@ public static class ErrorHandlingExtensions
             var (status, code, detail) = exception switch
             {
                 BadHttpRequestException { InnerException: JsonException json } =>
-                    (400, ErrorCodes.InvalidJson, $"{JsonField(json)}: the request body is not valid JSON of the expected shape"),
+                    (400, ErrorCodes.InvalidJson, ApiProblem.InvalidJsonDetail(json)),
                 BadHttpRequestException bad => (bad.StatusCode, ApiProblem.DefaultCode(bad.StatusCode), bad.Message),
                 _ when TransientFailure.Describe(exception) is { } transient => (503, ApiProblem.DefaultCode(503), transient),
                 _ => (500, ErrorCodes.Internal, "unexpected server error"),
@@ -63,9 +63,6 @@ public static class ErrorHandlingExtensions
                 ProblemDetails = { Status = status, Detail = detail, Extensions = { [ApiProblem.CodeKey] = code } },
             });
         }
-
-        private static string JsonField(JsonException json) =>
-            string.IsNullOrEmpty(json.Path) || json.Path == "$" ? "body" : json.Path.TrimStart('$', '.');
     }
 }
 
