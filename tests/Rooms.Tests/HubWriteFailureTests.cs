@@ -50,6 +50,23 @@ public sealed class HubWriteFailureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_quick_match_answered_UNAVAILABLE_and_never_sent_again_does_not_hold_a_connected_seat()
+    {
+        await using var p1 = await PlayerAsync("One");
+        await using var p2 = await PlayerAsync("Two");
+        var match = new { mode = "runner", songId = "song-" + Guid.NewGuid().ToString("N")[..8], songDurationMs = 60_000 };
+        await p1.InvokeAsync("QuickMatch", match);
+
+        _storage.FailRoomWrites = true;
+        await p2.FailsWithAsync(RoomErrors.Unavailable, "QuickMatch", match);
+        _storage.FailRoomWrites = false;
+
+        // The matchmaker seated p2 in p1's lobby before the room's write failed. The hub never learned that room, and
+        // the node keeps re-attaching it for p1, so only the matchmaker can start p2's grace.
+        await p1.NextAsync("RoomState", r => r["players"]!.AsArray() is { Count: 2 } players && !players[1]!["connected"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task A_leave_answered_UNAVAILABLE_can_be_sent_again()
     {
         await using var p1 = await PlayerAsync("One");

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using PlayMusic.Rooms;
 
@@ -20,7 +21,8 @@ public readonly record struct OpenLobby(int Players, int MaxPlayers);
 /// A stale entry only costs a refused join.
 /// </summary>
 public sealed class MatchmakerGrain(
-    [PersistentState("matchmaker", StorageNames.Rooms)] IPersistentState<MatchmakerState> state) : Grain, IMatchmakerGrain
+    [PersistentState("matchmaker", StorageNames.Rooms)] IPersistentState<MatchmakerState> state, ILogger<MatchmakerGrain> logger)
+    : Grain, IMatchmakerGrain
 {
     private Dictionary<string, OpenLobby> Lobbies => state.State.Lobbies;
 
@@ -36,15 +38,21 @@ public sealed class MatchmakerGrain(
             .ToList();
         foreach (var roomId in candidates)
         {
+            var room = GrainFactory.GetGrain<IGameRoomGrain>(roomId);
             try
             {
-                var grant = await GrainFactory.GetGrain<IGameRoomGrain>(roomId).JoinAsync(member, connectionId, node, publicLobbyOnly: true);
+                var grant = await room.JoinAsync(member, connectionId, node, publicLobbyOnly: true);
                 await TrackAsync(roomId, grant.Joined.Room);
                 return grant;
             }
             catch (RoomException e) when (e.Code is RoomErrors.RoomFull or RoomErrors.RoomNotJoinable or RoomErrors.RoomNotFound)
             {
                 Lobbies.Remove(roomId);
+            }
+            catch (RoomException e) when (e.Code == RoomErrors.Unavailable)
+            {
+                await ReleaseUnstoredSeatAsync(room, member.PlayerId, connectionId);
+                throw;
             }
         }
 
@@ -53,6 +61,23 @@ public sealed class MatchmakerGrain(
             new CreateRoomCommand(mode, songId, songDurationMs, maxPlayers, IsPrivate: false, RawJson.EmptyObject), member, connectionId, node);
         await TrackAsync(newRoomId, created.Joined.Room);
         return created;
+    }
+
+    /// <summary>
+    /// The room seated the player but could not store it (UNAVAILABLE). The hub never learns which room that was,
+    /// so nothing on its side would release a seat shown as connected if the client gave up: its grace starts now,
+    /// as the hub does for a JoinRoom answered so. A QuickMatch sent again connects it again.
+    /// </summary>
+    private async Task ReleaseUnstoredSeatAsync(IGameRoomGrain room, string playerId, string connectionId)
+    {
+        try
+        {
+            await room.DisconnectAsync(playerId, connectionId);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Connection {ConnectionId} could not release its unstored seat in room {RoomId}", connectionId, room.GetPrimaryKeyString());
+        }
     }
 
     public async Task OfferAsync(string roomId, int players, int maxPlayers)
