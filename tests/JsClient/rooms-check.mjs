@@ -73,6 +73,8 @@ async function headToHead() {
   const config = { speed: 1.5, stems: ["drums", "bass"], nested: { list: [1, 2.5, "x", null, true] } };
   const created = await a.invoke("CreateRoom", { mode: "runner", songId: "js-song", songDurationMs: 10000, config });
   check(created.seat === 0 && typeof created.resumeToken === "string" && created.room.state === "lobby", "CreateRoom → RoomJoined, seat 0");
+  // PROTOCOL's optional startsAt? is absent in a lobby under both protocols (not null under MessagePack).
+  check(!("startsAt" in created.room), `a lobby has no startsAt key (${JSON.stringify(created.room.startsAt)})`);
   check(JSON.stringify(created.room.config) === JSON.stringify(config), `config round-trips: ${JSON.stringify(created.room.config)}`);
   const roomId = created.room.roomId;
 
@@ -142,7 +144,9 @@ async function headToHead() {
   const results = next(c, "Results");
   await a.invoke("Finish", { score: 10 });
   await back.invoke("Finish", { score: 0 });
-  const ranking = (await results).ranking;
+  const finished = await results;
+  check(!("coopScore" in finished), "head-to-head Results have no coopScore key");
+  const ranking = finished.ranking;
   check(ranking.length === 2 && ranking[0].playerId === ann.playerId && ranking[0].rank === 1 && ranking[0].displayName === "Ann", "Results rank the players");
   await Promise.all([a.stop(), back.stop(), c.stop()]);
 }

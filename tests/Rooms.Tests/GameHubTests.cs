@@ -586,24 +586,33 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var options = fixture.Host.Services.GetRequiredService<IOptions<MessagePackHubProtocolOptions>>().Value.SerializerOptions;
         var view = new RoomView("r", "ACDEFG", "runner", "s", "lobby", 0, 2, RoomSettings.Default, new RawJson("""{"stems":["a"],"n":1.5}"""),
             [new RoomPlayerView(0, "p", "P", false, false, true, "#FFFFFF", 0.5, null)], 0, null);
-        var bytes = MessagePackSerializer.Serialize(view, options);
-
-        var reader = new MessagePackReader(bytes);
-        var keys = new List<string>();
-        var count = reader.ReadMapHeader();
-        for (var i = 0; i < count; i++)
+        List<string> KeysOf(byte[] bytes)
         {
-            keys.Add(reader.ReadString()!);
-            if (keys[^1] == "config")
+            var reader = new MessagePackReader(bytes);
+            var keys = new List<string>();
+            var count = reader.ReadMapHeader();
+            for (var i = 0; i < count; i++)
             {
-                // The opaque config is a real MessagePack map, not a JSON string.
-                Assert.Equal(MessagePackType.Map, reader.NextMessagePackType);
+                keys.Add(reader.ReadString()!);
+                if (keys[^1] == "config")
+                {
+                    // The opaque config is a real MessagePack map, not a JSON string.
+                    Assert.Equal(MessagePackType.Map, reader.NextMessagePackType);
+                }
+
+                reader.Skip();
             }
 
-            reader.Skip();
+            return keys;
         }
 
-        Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators", "startsAt"], keys);
+        // An optional member that is null is left out, as the JSON protocol leaves it out (a nullable one that
+        // PROTOCOL does not mark optional, joinCode, is sent as null under both).
+        Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators"],
+            KeysOf(MessagePackSerializer.Serialize(view with { JoinCode = null }, options)));
+        var countdown = MessagePackSerializer.Serialize(new RoomJoined(view with { StartsAt = 42 }, 0, "t"), options);
+        Assert.Equal(42, MessagePackSerializer.Deserialize<RoomJoined>(countdown, options).Room.StartsAt);
+        Assert.Equal("startsAt", KeysOf(MessagePackSerializer.Serialize(view with { StartsAt = 42 }, options))[^1]);
         var tick = MessagePackSerializer.Serialize(new TickEvent("r", 1, 2, 3, false, [new SeatTick(0, 1, 0, 0, 0, 0, "", 0, 0, true)]), options);
         var tickReader = new MessagePackReader(tick);
         tickReader.ReadMapHeader();

@@ -25,7 +25,7 @@ public static class RoomsExtensions
                 o.MaximumReceiveMessageSize = MaximumMessageBytes;
             })
             .AddMessagePackProtocol(o => o.SerializerOptions = MessagePackSerializerOptions.Standard
-                .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [ContractlessStandardResolver.Instance]))
+                .WithResolver(CompositeResolver.Create([RawJsonMessagePackFormatter.Instance], [new OmittedNullsResolver(ContractlessStandardResolver.Instance)]))
                 .WithSecurity(MessagePackSecurity.UntrustedData));
         CodedErrorProtocol.Decorate(builder.Services);
         // Refusals are normal traffic; RoomErrorFilter logs the unexpected failures instead.
