@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 using PlayMusic.Grains.Rooms;
+using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
 
@@ -23,19 +24,12 @@ public sealed class FlakyRoomStorage
     public ConcurrentQueue<(string RoomId, string Phase)> Stored { get; } = new();
 
     /// <summary>Wraps the "rooms" provider that <c>AddPlayMusicSilo</c> registered (call after it).</summary>
-    public void InstallIn(IServiceCollection services)
-    {
-        var registered = services.Single(d => d.ServiceType == typeof(IGrainStorage) && d.IsKeyedService && Equals(d.ServiceKey, StorageNames.Rooms));
-        var create = registered.KeyedImplementationFactory!;
-        services.Remove(registered);
-        services.AddKeyedSingleton<IGrainStorage>(StorageNames.Rooms, (sp, key) => new Wrapper((IGrainStorage)create(sp, key), this));
-    }
+    public void InstallIn(IServiceCollection services) =>
+        DelegatingGrainStorage.Install(services, StorageNames.Rooms, inner => new Wrapper(inner, this));
 
-    private sealed class Wrapper(IGrainStorage inner, FlakyRoomStorage flaky) : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
+    private sealed class Wrapper(IGrainStorage inner, FlakyRoomStorage flaky) : DelegatingGrainStorage(inner)
     {
-        public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
-
-        public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+        public override async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
         {
             if (stateName == RoomStateName && flaky.FailRoomWrites)
             {
@@ -43,7 +37,7 @@ public sealed class FlakyRoomStorage
             }
 
             var version = grainState.ETag;
-            await inner.WriteStateAsync(stateName, grainId, grainState);
+            await base.WriteStateAsync(stateName, grainId, grainState);
             if (grainState.State is GameRoomState room)
             {
                 flaky.Stored.Enqueue((grainId.Key.ToString()!, room.Phase));
@@ -54,10 +48,5 @@ public sealed class FlakyRoomStorage
                 }
             }
         }
-
-        public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
-
-        // The ADO.NET provider initialises itself in the silo's lifecycle (Orleans registers the keyed storage as a participant).
-        public void Participate(ISiloLifecycle lifecycle) => (inner as ILifecycleParticipant<ISiloLifecycle>)?.Participate(lifecycle);
     }
 }

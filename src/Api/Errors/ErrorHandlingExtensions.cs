@@ -81,6 +81,9 @@ public static class TransientFailure
         _ when IsDatabaseOutage(exception) => "the database could not be reached: retry in a few seconds",
         // The silo holding the grain is gone or going (a crash, a rolling restart): the cluster moves it on.
         OrleansMessageRejectionException or SiloUnavailableException => "a backend server is restarting: retry in a few seconds",
+        // A newer version was stored meanwhile (for a moment two activations, during a failover): the grain
+        // deactivates, and the call sent again runs on what storage holds.
+        Orleans.Storage.InconsistentStateException => "the data changed meanwhile: retry in a few seconds",
         _ => null,
     };
 
