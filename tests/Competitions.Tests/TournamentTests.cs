@@ -185,6 +185,11 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         var tooLateAndWrong = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{started.Id}", new { mode = "no-such-mode" })).ProblemAsync(HttpStatusCode.Conflict);
         Assert.Equal("TOURNAMENT_STARTED", tooLateAndWrong.Code);
 
+        // Ids are uuids in their 8-4-4-4-12 form: another spelling of the same uuid names no other tournament.
+        var braced = await (await admin.DeleteAsync($"/api/admin/tournaments/{{{later.Id}}}")).ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.StartsWith("id:", braced.Detail);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"/api/tournaments/{Guid.Parse(later.Id):N}")).StatusCode);
+
         using (var cancelled = await admin.DeleteAsync($"/api/admin/tournaments/{later.Id}"))
         {
             Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);

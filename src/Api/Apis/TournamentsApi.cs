@@ -88,7 +88,7 @@ public static class TournamentsApi
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Update(
         string id, TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
     {
-        if (!Guid.TryParse(id, out _))
+        if (!Guid.TryParseExact(id, "D", out _))
         {
             return ApiProblem.Invalid("id", "must be a uuid");
         }
@@ -123,7 +123,7 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Cancel(string id, IGrainFactory grains) =>
-        Guid.TryParse(id, out _)
+        Guid.TryParseExact(id, "D", out _)
             ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).CancelAsync(), id)
             : ApiProblem.Invalid("id", "must be a uuid");
 
@@ -145,7 +145,7 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Get(string id, IGrainFactory grains) =>
-        Guid.TryParse(id, out _)
+        Guid.TryParseExact(id, "D", out _)
             ? Reply(await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).GetAsync(), id)
             : ProblemFor(TournamentError.NotFound, id);
 
@@ -160,7 +160,7 @@ public static class TournamentsApi
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Join(
         string id, string? portal, ClaimsPrincipal user, IGrainFactory grains, PlayerPortals playerPortals, StandingsRelay standings)
     {
-        if (!Guid.TryParse(id, out _))
+        if (!Guid.TryParseExact(id, "D", out _))
         {
             return ProblemFor(TournamentError.NotFound, id);
         }
@@ -185,7 +185,7 @@ public static class TournamentsApi
             return problem!;
         }
 
-        if (!Guid.TryParse(id, out _)
+        if (!Guid.TryParseExact(id, "D", out _)
             || await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).GetStandingsAsync(query) is not { } standings)
         {
             return ProblemFor(TournamentError.NotFound, id);
