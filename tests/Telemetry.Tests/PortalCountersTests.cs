@@ -45,6 +45,8 @@ public sealed class PortalCountersTests(ApiFixture fixture) : IClassFixture<ApiF
         await ProblemAssert.IsAsync(await _admin.GetAsync("/api/admin/portals?from=9999-12-31&to=9999-12-31"), HttpStatusCode.BadRequest, "INVALID_ARGUMENT", "to");
         Assert.Equal(14, (await ReportAsync("to=2000-01-14"))[0].GetProperty("daily").GetArrayLength());
         Assert.Equal(3, (await ReportAsync("to=2000-01-03"))[0].GetProperty("daily").GetArrayLength());
+        // An emptied date field is the default (14 days ending today), as the empty filters below are no filter.
+        Assert.Equal(14, (await ReportAsync("from=&to=2000-01-14"))[0].GetProperty("daily").GetArrayLength());
 
         // PROTOCOL §5 writes the filters as `country=&deviceTier=`: empty is no filter.
         // (Today only: other tests' raw rows of earlier days must meet counters that have not yet recounted.)

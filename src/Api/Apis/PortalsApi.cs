@@ -51,7 +51,8 @@ public static class PortalsApi
         {
             context.Response.Headers.CacheControl = "no-cache";
             context.Response.Headers["Content-Security-Policy"] =
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+                + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
             return TypedResults.Bytes(Page.Value, "text/html; charset=utf-8");
         });
         return endpoints;
@@ -130,7 +131,8 @@ public static class PortalsApi
     private static ProblemHttpResult? ParseDay(string field, string? value, DateOnly fallback, out DateOnly day)
     {
         day = fallback;
-        return value is null
+        // An emptied date field (`from=`) is the default, as the empty filters are.
+        return QueryFilter.Optional(value) is null
             || (DateOnly.TryParseExact(value, TelemetryStreams.DateFormat, CultureInfo.InvariantCulture, DateTimeStyles.None, out day) && day >= FirstDay && day <= LastDay)
             ? null
             : ApiProblem.Invalid(field, $"must be a date YYYY-MM-DD from {FirstDay:yyyy-MM-dd} to {LastDay:yyyy-MM-dd}");
