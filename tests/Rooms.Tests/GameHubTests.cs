@@ -548,6 +548,25 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     }
 
     [Fact]
+    public async Task Quick_match_refuses_a_size_the_mode_no_longer_allows_even_with_such_a_lobby_open()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "Early", "Late");
+        var mode = "mm" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = fixture.Host.Client(fixture.Host.AdminToken());
+        object Mode(int maxPlayers) => new { name = "Test", maxScorePerSecond = 100, multiplayer = new { enabled = true, minPlayers = 2, maxPlayers, coop = false } };
+        (await admin.PutAsJsonAsync($"/api/admin/config/modes/{mode}", Mode(maxPlayers: 3))).EnsureSuccessStatusCode();
+        var song = Song();
+        await players[0].InvokeAsync("QuickMatch", new { mode, songId = song, maxPlayers = 3 });
+
+        (await admin.PutAsJsonAsync($"/api/admin/config/modes/{mode}", Mode(maxPlayers: 2))).EnsureSuccessStatusCode();
+
+        // The same answer a QuickMatch that had to create the room gets: the lobby still open does not change it.
+        Assert.Contains("maxPlayers", await players[1].FailsWithAsync(RoomErrors.InvalidArgument, "QuickMatch", new { mode, songId = song, maxPlayers = 3 }));
+        // Without a size the player still fills that lobby: rooms already formed keep the rules they were made with.
+        Assert.Equal(3, (await players[1].InvokeAsync("QuickMatch", new { mode, songId = song }))!["room"]!["maxPlayers"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task An_idle_lobby_that_deactivates_comes_back_with_its_players_connected()
     {
         var (_, p1) = await fixture.PlayerAsync(Protocol.MessagePack, "A");

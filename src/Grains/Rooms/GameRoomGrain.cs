@@ -162,12 +162,7 @@ public sealed class GameRoomGrain(
 
         var mode = await MultiplayerModes.RequireAsync(GrainFactory, command.Mode);
         var rules = mode.Multiplayer;
-
-        var maxPlayers = command.MaxPlayers ?? rules.MaxPlayers;
-        if (maxPlayers < rules.MinPlayers || maxPlayers > rules.MaxPlayers)
-        {
-            throw new RoomException(RoomErrors.InvalidArgument, $"maxPlayers must be {rules.MinPlayers}..{rules.MaxPlayers} for mode {mode.Id}");
-        }
+        var maxPlayers = MultiplayerModes.SeatsFor(mode, command.MaxPlayers);
 
         Room.Phase = RoomPhase.Lobby;
         Room.Mode = mode.Id;

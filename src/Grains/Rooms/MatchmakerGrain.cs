@@ -30,7 +30,8 @@ public sealed class MatchmakerGrain(
     {
         // Lobbies opened before LiveOps turned the mode's multiplayer off take no one new either.
         var (mode, songId) = ParseKey();
-        await MultiplayerModes.RequireAsync(GrainFactory, mode);
+        // A size the mode no longer allows is refused whether or not an older lobby of that size is waiting.
+        MultiplayerModes.SeatsFor(await MultiplayerModes.RequireAsync(GrainFactory, mode), maxPlayers);
         var candidates = Lobbies
             .Where(l => maxPlayers is null || l.Value.MaxPlayers == maxPlayers)
             .OrderByDescending(l => l.Value.Players).ThenBy(l => l.Key, StringComparer.Ordinal)

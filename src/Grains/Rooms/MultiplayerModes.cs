@@ -15,4 +15,14 @@ internal static class MultiplayerModes
             ? mode
             : throw new RoomException(RoomErrors.ModeNotMultiplayer, $"mode {mode.Id} is not enabled for multiplayer");
     }
+
+    /// <summary>The seats a new room of the mode gets: the requested count if the mode's current rules allow it, else its maximum.</summary>
+    public static int SeatsFor(GameMode mode, int? requested)
+    {
+        var rules = mode.Multiplayer;
+        var seats = requested ?? rules.MaxPlayers;
+        return seats >= rules.MinPlayers && seats <= rules.MaxPlayers
+            ? seats
+            : throw new RoomException(RoomErrors.InvalidArgument, $"maxPlayers must be {rules.MinPlayers}..{rules.MaxPlayers} for mode {mode.Id}");
+    }
 }
