@@ -15,8 +15,8 @@ public static class CompetitionsExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TournamentDirectory>();
         builder.Services.AddSingleton<LeaderboardSubmitter>();
-        builder.Services.Configure<LeaderboardOptions>(o => o.CompactionInterval =
-            TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_LEADERBOARD_COMPACT_SECONDS", 30.0)));
+        var compactionInterval = PlayMusicSettings.Seconds(builder.Configuration, "PLAYMUSIC_LEADERBOARD_COMPACT_SECONDS", 30);
+        builder.Services.Configure<LeaderboardOptions>(o => o.CompactionInterval = compactionInterval);
         builder.Services.AddSingleton(sp => new LeaderboardMetrics(sp.GetRequiredService<IMeterFactory>().Create(TelemetryExtensions.PlayMusicMeter)));
         builder.Services.AddHostedService<TournamentScheduleSweep>();
         return builder;

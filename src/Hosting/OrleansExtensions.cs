@@ -28,7 +28,8 @@ public static class OrleansExtensions
     {
         var settings = PlayMusicSettings.From(builder.Configuration);
         RoomMetrics.Publish();
-        builder.Services.Configure<RoomOptions>(o => o.SeatGrace = TimeSpan.FromSeconds(builder.Configuration.GetValue("PLAYMUSIC_SEAT_GRACE_SECONDS", 30.0)));
+        var seatGrace = PlayMusicSettings.Seconds(builder.Configuration, "PLAYMUSIC_SEAT_GRACE_SECONDS", 30);
+        builder.Services.Configure<RoomOptions>(o => o.SeatGrace = seatGrace);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.UseOrleans(silo =>
         {

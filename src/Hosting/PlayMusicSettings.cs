@@ -32,6 +32,18 @@ public sealed record PlayMusicSettings(
     }
 
     /// <summary>
+    /// A duration setting given in seconds, read when the host is built so a bad value stops the start with a clear
+    /// message: zero or less would be a timer period or grace that fails (or spins) every grain that arms it.
+    /// </summary>
+    public static TimeSpan Seconds(IConfiguration configuration, string name, double defaultSeconds)
+    {
+        var seconds = configuration.GetValue(name, defaultSeconds);
+        return double.IsFinite(seconds) && seconds > 0 && seconds <= TimeSpan.FromDays(1).TotalSeconds
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new InvalidOperationException($"{name} must be a number of seconds above 0 and at most 86400, not {configuration[name]}");
+    }
+
+    /// <summary>
     /// <c>PLAYMUSIC_DB</c>, or else the local database that <c>./run.sh</c> set up and recorded in
     /// <c>&lt;data dir&gt;/database.conn</c>, so a silo started by hand next to it joins the same cluster.
     /// </summary>
