@@ -205,6 +205,37 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         }
     }
 
+    [Fact]
+    public async Task A_completed_end_whose_score_never_reached_the_boards_is_handed_over_by_the_sweep()
+    {
+        var guest = await _host.GuestAsync("Swept");
+        var gameId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var session = await new EngineClient(_host.Http, guest.Token).StartSessionAsync(gameId, portal: "y8");
+        // What a process killed between the end's commit and the hand-over of its score leaves (or an engine that
+        // never sent the end again after 503 SCORE_NOT_RECORDED): the end is stored, the boards never heard of it.
+        await _database.ScalarAsync<int>($"""
+            UPDATE telemetry_sessions SET started_at = now() - interval '5 minutes' WHERE session_id = '{session.SessionId}';
+            INSERT INTO telemetry_session_ends (session_id, score, duration_ms, completed, ended_at)
+            VALUES ('{session.SessionId}', 4200, 60000, true, now() - interval '3 minutes') RETURNING 1
+            """);
+        var sweep = _host.Services.GetRequiredService<UnrecordedRunsSweep>();
+        using var player = _host.Client(guest.Token);
+        Assert.Empty((await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard")).GetProperty("entries").EnumerateArray());
+
+        Assert.True(await sweep.SweepOnceAsync() >= 1);
+
+        foreach (var scope in new[] { "global", "portal:y8" })
+        {
+            var board = await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard?scope={scope}");
+            var entry = Assert.Single(board.GetProperty("entries").EnumerateArray());
+            Assert.Equal((guest.PlayerId, 4200L), (entry.GetProperty("playerId").GetString(), entry.GetProperty("score").GetInt64()));
+        }
+
+        // Recorded now: the next sweep leaves it, and it counts once.
+        Assert.Equal(0, await sweep.SweepOnceAsync());
+        Assert.Equal("accepted", await _database.ScalarAsync<string>($"SELECT verdict FROM competition_runs WHERE run_id = '{session.SessionId}'"));
+    }
+
     /// <summary>
     /// The cap is runner's 5000 points per second of the run, and a run lasts no longer than its session has:
     /// 10 s allow at most 55,000; an hour claimed would allow 18,005,000, but the session is seconds old.

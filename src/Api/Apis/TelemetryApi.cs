@@ -181,8 +181,7 @@ public static class TelemetryApi
             // (idempotent) hands over the stored one again, and RunId keeps that from counting twice.
             try
             {
-                await grains.GetGrain<IGameScoresGrain>(end.GameId).RecordAsync(new CompletedRun(end.SessionId.ToString(), end.PlayerId,
-                    end.DisplayName, end.GameId, end.Mode, end.Portal, end.Score, end.CreditedDurationMs, new DateTimeOffset(end.EndedAt).ToUnixTimeMilliseconds()));
+                await grains.GetGrain<IGameScoresGrain>(end.GameId).RecordAsync(end.ToRun());
             }
             catch (Exception ex)
             {

@@ -5,7 +5,7 @@ namespace PlayMusic.Api.Telemetry;
 
 public static class AnalyticsExtensions
 {
-    /// <summary>The telemetry ingest (portal registry, perf tokens, group-commit writer) and what it tells of players.</summary>
+    /// <summary>The telemetry ingest (portal registry, perf tokens, group-commit writer), what it tells of players, and the sweep of unrecorded runs.</summary>
     public static IHostApplicationBuilder AddPlayMusicAnalytics(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<PerfTokens>();
@@ -13,6 +13,7 @@ public static class AnalyticsExtensions
         builder.Services.AddSingleton<PlayerPortals>();
         builder.Services.AddKeyedSingleton(TelemetryWriter.DataSourceKey, (services, _) => WriterDataSource(services.GetRequiredService<PlayMusicSettings>()));
         builder.Services.AddSingleton<TelemetryWriter>().AddHostedService(sp => sp.GetRequiredService<TelemetryWriter>());
+        builder.Services.AddSingleton<UnrecordedRunsSweep>().AddHostedService(sp => sp.GetRequiredService<UnrecordedRunsSweep>());
         return builder;
     }
 

@@ -5,6 +5,7 @@ using Npgsql;
 using NpgsqlTypes;
 using PlayMusic.Analytics;
 using PlayMusic.Api.Errors;
+using PlayMusic.Competitions;
 using PlayMusic.Grains.Diagnostics;
 using PlayMusic.Hosting;
 using Orleans.Runtime;
@@ -41,6 +42,22 @@ public sealed record StoredEnd(
     /// cap multiplies this, so a claimed day-long run ended a second after it started cannot top a board.
     /// </summary>
     public long CreditedDurationMs => Math.Clamp((long)(EndedAt - StartedAt).TotalMilliseconds, 0, DurationMs);
+
+    /// <summary>
+    /// The columns <see cref="Read"/> takes, in its order, from <c>telemetry_session_ends e</c> joined with
+    /// <c>telemetry_sessions s</c>.
+    /// </summary>
+    public const string Columns = """
+        e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed, s.started_at, e.ended_at
+        """;
+
+    public static StoredEnd Read(NpgsqlDataReader reader) =>
+        new(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5),
+            reader.GetInt64(6), reader.GetInt64(7), reader.GetBoolean(8), reader.GetDateTime(9), reader.GetDateTime(10));
+
+    /// <summary>The run the boards and tournaments record: its id is the session's, so handing it over twice counts once.</summary>
+    public CompletedRun ToRun() => new(SessionId.ToString(), PlayerId, DisplayName, GameId, Mode, Portal, Score, CreditedDurationMs,
+        new DateTimeOffset(EndedAt).ToUnixTimeMilliseconds());
 }
 
 /// <summary>
@@ -123,9 +140,8 @@ public sealed class TelemetryWriter(
 
     // A statement of its own: its snapshot is taken after the insert above, so it sees the first
     // end even when a concurrent batch stored it (the insert waited for that batch's commit).
-    private const string StoredEndsSql = """
-        SELECT e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed,
-            s.started_at, e.ended_at
+    private const string StoredEndsSql = $"""
+        SELECT {StoredEnd.Columns}
         FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
         WHERE e.session_id = ANY($1)
         """;
@@ -437,9 +453,7 @@ public sealed class TelemetryWriter(
                 var found = new Dictionary<Guid, StoredEnd>();
                 while (await reader.ReadAsync())
                 {
-                    var end = new StoredEnd(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                        reader.GetString(4), reader.GetString(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetBoolean(8), reader.GetDateTime(9),
-                        reader.GetDateTime(10));
+                    var end = StoredEnd.Read(reader);
                     found[end.SessionId] = end;
                 }
 
