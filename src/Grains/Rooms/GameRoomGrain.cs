@@ -29,6 +29,7 @@ public sealed class GameRoomGrain(
     /// server clock). The score cap grows with the song time the client claims, so a claim beyond this counts as this.
     /// </summary>
     public const long SongClockLeadMs = 2_000;
+
     public const int EmoteBurst = 3;
     public static readonly IReadOnlyList<string> DefaultStems = ["drums", "bass", "vocals", "melody", "synth"];
 

@@ -16,7 +16,10 @@ internal static class MultiplayerModes
             : throw new RoomException(RoomErrors.ModeNotMultiplayer, $"mode {mode.Id} is not enabled for multiplayer");
     }
 
-    /// <summary>The seats a new room of the mode gets: the requested count if the mode's current rules allow it, else its maximum.</summary>
+    /// <summary>
+    /// The seats a room of the mode gets now: the requested count, or the mode's maximum when none is asked; a count
+    /// outside the mode's current range is INVALID_ARGUMENT.
+    /// </summary>
     public static int SeatsFor(GameMode mode, int? requested)
     {
         var rules = mode.Multiplayer;
