@@ -157,10 +157,18 @@ case "$verb" in
     run_cluster "$@"
     ;;
   serve)
+    export PLAYMUSIC_URLS=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
+    # A backend left running (its ./run.sh was killed with SIGKILL, which cannot stop the app) holds the port.
+    first_url=${PLAYMUSIC_URLS%%;*}
+    api_port=${first_url##*:}
+    api_port=${api_port%%/*}
+    if [[ "$api_port" =~ ^[0-9]+$ ]] && port_in_use "$api_port"; then
+      echo "port $api_port is in use: is an earlier ./run.sh still running (pgrep -af PlayMusic.Api)? Stop it, or set PLAYMUSIC_URLS" >&2
+      exit 1
+    fi
     build Api
     trap stop_started_pg EXIT
     ensure_database
-    export PLAYMUSIC_URLS=${PLAYMUSIC_URLS:-http://127.0.0.1:5080}
     echo "PlayMusic backend on $PLAYMUSIC_URLS (Ctrl-C stops it)" >&2
     run_forwarding_signals dotnet "$api_dll"
     ;;
