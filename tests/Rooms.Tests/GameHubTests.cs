@@ -191,6 +191,10 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.True(stems["stems"]!["piano"]!.GetValue<bool>());
         Assert.False(stems["stems"]!["choir"]!.GetValue<bool>());
         Assert.Equal(0, stems["coopScore"]!.GetValue<long>());
+        // Stems go out when a stem changed: a repeat sends nothing, so the next event is choir's.
+        await p2.InvokeAsync("TriggerStem", new { stemId = "piano", active = true });
+        await p2.InvokeAsync("TriggerStem", new { stemId = "choir", active = true });
+        Assert.True((await p2.NextAsync("Stems"))["stems"]!["choir"]!.GetValue<bool>());
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "TriggerStem", new { stemId = "drums", active = true });
 
         await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });

@@ -65,7 +65,7 @@ public sealed partial class GameHub(
     {
         if (args is null || (args.RoomId is null) == (args.JoinCode is null))
         {
-            throw Invalid("roomId", "give exactly one of roomId and joinCode");
+            throw Invalid("roomId", "or joinCode: give exactly one of them");
         }
 
         var roomId = args.RoomId is not null ? CheckRoomId(args.RoomId) : await ResolveJoinCodeAsync(args.JoinCode!);
@@ -190,7 +190,7 @@ public sealed partial class GameHub(
     {
         if (args is not { StemId: { } stemId, Active: { } active })
         {
-            throw Invalid("stemId", "stemId and active are required");
+            throw Invalid("stemId", "and active are both required");
         }
 
         return SeatedRoom().TriggerStemAsync(PlayerId, stemId, active);

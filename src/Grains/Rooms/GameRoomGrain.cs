@@ -438,6 +438,12 @@ public sealed class GameRoomGrain(
             throw new RoomException(RoomErrors.InvalidArgument, $"stemId must be one of {string.Join(", ", Room.Stems.Keys)}");
         }
 
+        if (Room.Stems[stemId] == active)
+        {
+            // PROTOCOL §2 sends Stems when a stem changed: a repeat (a double tap, a retried call) changes nothing.
+            return Task.CompletedTask;
+        }
+
         Room.Stems[stemId] = active;
         var message = new StemsEvent(RoomId, new Dictionary<string, bool>(Room.Stems), CoopScore());
         foreach (var target in _targets)
@@ -467,7 +473,8 @@ public sealed class GameRoomGrain(
         var final = seat.Last with { Seq = seat.Last.Seq + 1, SongTimeMs = Math.Max(seat.Last.SongTimeMs, NowMs - Room.StartedAt!.Value), Score = score };
         if (score < seat.Last.Score || score - seat.Last.Score > InputRules.MaxGain(seat.Last, final, Room.MaxScorePerSecond))
         {
-            throw new RoomException(RoomErrors.InvalidArgument, $"score must be between {seat.Last.Score} and the mode's cap allows");
+            throw new RoomException(RoomErrors.InvalidArgument,
+                $"score must be between {seat.Last.Score} and {seat.Last.Score + InputRules.MaxGain(seat.Last, final, Room.MaxScorePerSecond)} (the mode's cap)");
         }
 
         seat.Last = seat.Last with { Score = score };
