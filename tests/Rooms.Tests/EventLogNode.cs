@@ -30,6 +30,8 @@ public sealed class EventLogNode : IRoomNodeObserver
 
     public Task OnResultsAsync(ResultsEvent results) => Log(results);
 
+    public Task OnSeatTakenAsync(string roomId, string playerId, string connectionId) => Log((roomId, playerId, connectionId));
+
     private Task Log(object message)
     {
         Events.Enqueue(message);

@@ -570,6 +570,42 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Equal(3, (await players[1].InvokeAsync("QuickMatch", new { mode, songId = song }))!["room"]!["maxPlayers"]!.GetValue<int>());
     }
 
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task A_seat_resumed_from_another_tab_no_longer_answers_to_the_old_one(Protocol protocol)
+    {
+        var (_, p1) = await fixture.PlayerAsync(protocol, "A");
+        var (b, oldTab) = await fixture.PlayerAsync(protocol, "B");
+        await using var _1 = p1;
+        await using var _2 = oldTab;
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song() }))!["room"]!["roomId"]!.GetValue<string>();
+        var token = (await oldTab.InvokeAsync("JoinRoom", new { roomId }))!["resumeToken"]!.GetValue<string>();
+
+        // The player opens the game in a second tab (or a phone reconnects while its old socket still lingers).
+        await using var newTab = await HubClient.ConnectAsync(fixture.Host.BaseAddress, b.Token, protocol);
+        await newTab.InvokeAsync("Resume", new { roomId, resumeToken = token });
+
+        // The room tells the old tab's node one-way, so the old tab is refused once that has arrived.
+        await Poll(async () =>
+        {
+            try
+            {
+                await oldTab.InvokeAsync("SetReady", new { ready = false, configLoaded = true });
+                return false;
+            }
+            catch (HubException e) when (e.Message.StartsWith(RoomErrors.NotInRoom + ":", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        });
+
+        // Its leave would have freed the seat the new tab holds.
+        await oldTab.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
+        var room = (await newTab.InvokeAsync("SetReady", new { ready = true, configLoaded = true }))!;
+        Assert.Equal(2, room["players"]!.AsArray().Count);
+        Assert.True(room["players"]![1]!["connected"]!.GetValue<bool>());
+    }
+
     [Fact]
     public async Task An_idle_lobby_that_deactivates_comes_back_with_its_players_connected()
     {

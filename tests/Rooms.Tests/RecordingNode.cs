@@ -31,6 +31,8 @@ public sealed class RecordingNode : IRoomNodeObserver
 
     public Task OnEmoteAsync(EmoteEvent emote) => Task.CompletedTask;
 
+    public Task OnSeatTakenAsync(string roomId, string playerId, string connectionId) => Task.CompletedTask;
+
     public Task OnResultsAsync(ResultsEvent results)
     {
         Results.Enqueue(results);

@@ -26,6 +26,19 @@ public sealed partial class GameHub(
 
     private RoomSession? Session => Context.Items.TryGetValue(SessionKey, out var value) ? (RoomSession?)value : null;
 
+    /// <summary>
+    /// Ends a connection's seated session in the room (its seat was resumed by another connection): its next call
+    /// answers NOT_IN_ROOM instead of acting for the seat. A session it has started since, elsewhere, stays.
+    /// </summary>
+    internal static void ForgetSeat(HubConnectionContext connection, string roomId)
+    {
+        if (connection.Items.TryGetValue(SessionKey, out var value) && value is RoomSession { Seat: not null } session && session.RoomId == roomId)
+        {
+            // Only if it is still that session (ICollection's Remove compares the value too).
+            ((ICollection<KeyValuePair<object, object?>>)connection.Items).Remove(new(SessionKey, session));
+        }
+    }
+
     private string PlayerId => Context.User!.PlayerId();
 
     private RoomMember Member => new(PlayerId, Context.User!.DisplayName());

@@ -141,6 +141,18 @@ public sealed class RoomFanout(
 
     public Task OnResultsAsync(ResultsEvent results) => ToGroup(results.RoomId, "Results", results);
 
+    /// <summary>Another connection resumed the player's seat: the player's other connections here leave the room quietly.</summary>
+    public async Task OnSeatTakenAsync(string roomId, string playerId, string connectionId)
+    {
+        foreach (var displaced in await DetachAsync(roomId, c => c.Value == playerId && c.Key != connectionId))
+        {
+            if (connections.TryGet(displaced, out var connection))
+            {
+                GameHub.ForgetSeat(connection, roomId);
+            }
+        }
+    }
+
     /// <summary>Re-announces local connections, so a room that deactivated while idle knows them again.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -164,24 +176,29 @@ public sealed class RoomFanout(
     /// The host turned spectators off, and the room dropped its watchers: this node stops relaying to its own
     /// (they have just been sent the RoomState that says why). Their hub session stays; leaving is harmless.
     /// </summary>
-    private async Task DropWatchersAsync(string roomId)
+    private Task DropWatchersAsync(string roomId) => DetachAsync(roomId, c => c.Value is null);
+
+    /// <summary>Stops relaying the room to its local connections that match (connection id → seated player or null); returns them.</summary>
+    private async Task<string[]> DetachAsync(string roomId, Func<KeyValuePair<string, string?>, bool> which)
     {
         if (!_rooms.TryGetValue(roomId, out var room))
         {
-            return;
+            return [];
         }
 
-        string[] watchers;
+        string[] detached;
         lock (room)
         {
-            watchers = [.. room.Connections.Where(c => c.Value is null).Select(c => c.Key)];
+            detached = [.. room.Connections.Where(which).Select(c => c.Key)];
         }
 
-        foreach (var connectionId in watchers)
+        foreach (var connectionId in detached)
         {
             Untrack(roomId, connectionId);
             await hub.Groups.RemoveFromGroupAsync(connectionId, room.Group);
         }
+
+        return detached;
     }
 
     private async Task WrittenAsync(LocalRoom room, string connectionId, ValueTask write)

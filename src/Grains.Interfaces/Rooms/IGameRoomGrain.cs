@@ -139,6 +139,12 @@ public interface IRoomNodeObserver : IGrainObserver
     [OneWay] Task OnPlayerLeftAsync(PlayerLeftEvent left);
 
     [OneWay] Task OnResultsAsync(ResultsEvent results);
+
+    /// <summary>
+    /// The player's seat is now held by <paramref name="connectionId"/> (a Resume from another tab or device): the
+    /// player's other connections to the room on this node no longer speak for the seat nor get its events.
+    /// </summary>
+    [OneWay] Task OnSeatTakenAsync(string roomId, string playerId, string connectionId);
 }
 
 /// <summary>Resolves a 6-character join code to its room (key: the upper-case code), from any node.</summary>

@@ -623,6 +623,13 @@ public sealed class GameRoomGrain(
 
     private void Connect(SeatRecord seat, string connectionId, RoomNode node)
     {
+        if (_seatConnections.TryGetValue(seat.Seat, out var previous) && previous.ConnectionId != connectionId
+            && _nodes.TryGetValue(previous.NodeId, out var previousNode))
+        {
+            // Otherwise the old tab still gets the seat's events, and its LeaveRoom frees the seat the new one holds.
+            previousNode.OnSeatTakenAsync(RoomId, seat.PlayerId, connectionId).Ignore();
+        }
+
         _seatConnections[seat.Seat] = new SeatConnection(connectionId, node.NodeId);
         Heard(node);
         seat.DisconnectedAt = null;
