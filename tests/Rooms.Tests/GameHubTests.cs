@@ -338,6 +338,27 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.InvokeAsync("Finish", new { score });
     }
 
+    [Fact]
+    public async Task Many_small_steps_do_not_raise_the_rooms_score_faster_than_the_cap()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "A", "B");
+        var (p1, p2) = (players[0], players[1]);
+        await RunningMatchAsync(p1, p2);
+
+        // Each step keeps PROTOCOL §2's per-input rule (the cap times 16 ms of song time, plus one second's worth), so
+        // the hub accepts all 60; paced like a 60 Hz client, they reach the room over some 30 ticks.
+        for (var seq = 1; seq <= 60; seq++)
+        {
+            await p1.InvokeAsync("SendInput", Input(seq, 5_000L * seq, songTimeMs: 16 * seq));
+            await Task.Delay(16);
+        }
+
+        var tick = await p2.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 0 && p["seq"]!.GetValue<long>() == 60));
+        var score = tick["players"]!.AsArray().Single(p => p!["seat"]!.GetValue<int>() == 0)!["score"]!.GetValue<long>();
+        // Over the song the room keeps to the cap: 5,000/s for 960 ms, plus one second's worth.
+        Assert.InRange(score, 5_000, 5_000 * 1_960 / 1_000);
+    }
+
     [Theory]
     [MemberData(nameof(Protocols))]
     public async Task Live_rooms_follow_leaves_and_methods_take_no_argument_object(Protocol protocol)

@@ -471,10 +471,10 @@ public sealed class GameRoomGrain(
         }
 
         var final = seat.Last with { Seq = seat.Last.Seq + 1, SongTimeMs = Math.Max(seat.Last.SongTimeMs, NowMs - Room.StartedAt!.Value), Score = score };
-        if (score < seat.Last.Score || score - seat.Last.Score > InputRules.MaxGain(seat.Last, final, Room.MaxScorePerSecond))
+        var highest = HighestScore(seat.Last, final);
+        if (score < seat.Last.Score || score > highest)
         {
-            throw new RoomException(RoomErrors.InvalidArgument,
-                $"score must be between {seat.Last.Score} and {seat.Last.Score + InputRules.MaxGain(seat.Last, final, Room.MaxScorePerSecond)} (the mode's cap)");
+            throw new RoomException(RoomErrors.InvalidArgument, $"score must be between {seat.Last.Score} and {highest} (the mode's cap)");
         }
 
         seat.Last = seat.Last with { Score = score };
@@ -511,10 +511,7 @@ public sealed class GameRoomGrain(
             // so the seat moves on and the hub's and the room's views of the score do not drift apart.
             // The cap is measured in song time, which the client states: the room holds it to its own clock.
             var input = offered with { SongTimeMs = Math.Min(offered.SongTimeMs, NowMs - Room.StartedAt!.Value + SongClockLeadMs) };
-            input = input with
-            {
-                Score = Math.Min(input.Score, seat.Last.Score + InputRules.MaxGain(seat.Last, input, Room.MaxScorePerSecond)),
-            };
+            input = input with { Score = Math.Min(input.Score, HighestScore(seat.Last, input)) };
             if (InputRules.Check(seat.Last, input, Room.MaxScorePerSecond) is { } problem)
             {
                 logger.LogDebug("Room {RoomId} dropped an input of {PlayerId}: {Problem}", RoomId, playerId, problem);
@@ -619,6 +616,18 @@ public sealed class GameRoomGrain(
         Connect(seat, connectionId, node);
         CancelCountdown();
         return seat;
+    }
+
+    /// <summary>
+    /// The highest score a seat may reach with <paramref name="next"/>: PROTOCOL §2's step (the cap times the song time
+    /// since the last accepted input, plus one second's worth), and over the whole song no more than the cap times its
+    /// song time plus one second's worth. The step alone is per input: a client sending 60 inputs a second would add
+    /// a second's worth 60 times a second, and the room's score is what reaches results and boards.
+    /// </summary>
+    private long HighestScore(in PlayerInputState last, in PlayerInputState next)
+    {
+        var overSong = (long)Room.MaxScorePerSecond * (Math.Max(0, next.SongTimeMs) + 1000) / 1000;
+        return Math.Min(last.Score + InputRules.MaxGain(last, next, Room.MaxScorePerSecond), Math.Max(last.Score, overSong));
     }
 
     private void Connect(SeatRecord seat, string connectionId, RoomNode node)
