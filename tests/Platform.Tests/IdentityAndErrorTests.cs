@@ -119,6 +119,14 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_admin_body_is_bounded_too()
+    {
+        using var admin = _host.Client(_host.AdminToken());
+        var response = await admin.PutAsJsonAsync("/api/admin/config/modes/drift", new { name = "Drift", padding = new string('x', 100 * 1024) });
+        await AssertProblem(response, HttpStatusCode.RequestEntityTooLarge, "PAYLOAD_TOO_LARGE");
+    }
+
+    [Fact]
     public async Task Metrics_list_the_room_hub_and_ingest_series_before_anything_happened()
     {
         var metrics = await _host.Http.GetStringAsync("/metrics");

@@ -18,7 +18,7 @@ public static partial class ConfigApi
     public static IEndpointRouteBuilder MapConfigApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapMethods("/api/config/modes", [HttpMethods.Get, HttpMethods.Head], GetModes);
-        endpoints.MapGroup("/api/admin/config").RequireAuthorization(IdentityExtensions.AdminPolicy)
+        endpoints.MapAdminGroup("/api/admin/config")
             .MapPut("/modes/{id}", PutMode);
         return endpoints;
     }

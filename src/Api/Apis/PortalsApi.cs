@@ -45,7 +45,7 @@ public static class PortalsApi
 
     public static IEndpointRouteBuilder MapPortalsApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGroup("/api/admin").RequireAuthorization(IdentityExtensions.AdminPolicy).MapGet("/portals", GetPortals);
+        endpoints.MapAdminGroup("/api/admin").MapGet("/portals", GetPortals);
         // The page itself is public: it holds no data and asks for the admin token to fetch any.
         endpoints.MapGet("/liveops/portals", (HttpContext context) =>
         {

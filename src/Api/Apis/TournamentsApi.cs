@@ -43,7 +43,7 @@ public static class TournamentsApi
 
     public static IEndpointRouteBuilder MapTournamentsApi(this IEndpointRouteBuilder endpoints)
     {
-        var admin = endpoints.MapGroup("/api/admin/tournaments").RequireAuthorization(IdentityExtensions.AdminPolicy);
+        var admin = endpoints.MapAdminGroup("/api/admin/tournaments");
         admin.MapPost("", Create);
         admin.MapPatch("/{id}", Update);
         admin.MapDelete("/{id}", Cancel);
