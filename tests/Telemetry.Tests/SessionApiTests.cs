@@ -222,12 +222,15 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         using var player = _host.Client(guest.Token);
         Assert.Empty((await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard")).GetProperty("entries").EnumerateArray());
 
-        Assert.True(await sweep.SweepOnceAsync() >= 1);
-
+        // The host's own once-a-minute sweep may be the one that takes it (this one then finds the lock held or
+        // nothing left): what counts is that the boards get the run.
+        await sweep.SweepOnceAsync();
         foreach (var scope in new[] { "global", "portal:y8" })
         {
-            var board = await player.GetFromJsonAsync<JsonElement>($"/api/games/{gameId}/leaderboard?scope={scope}");
-            var entry = Assert.Single(board.GetProperty("entries").EnumerateArray());
+            JsonElement[] entries = [];
+            await Poll.UntilAsync(async () => (entries = [.. (await player.GetFromJsonAsync<JsonElement>(
+                $"/api/games/{gameId}/leaderboard?scope={scope}")).GetProperty("entries").EnumerateArray()]).Length > 0, $"the {scope} board has the run");
+            var entry = Assert.Single(entries);
             Assert.Equal((guest.PlayerId, 4200L), (entry.GetProperty("playerId").GetString(), entry.GetProperty("score").GetInt64()));
         }
 
