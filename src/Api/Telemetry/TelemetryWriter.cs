@@ -43,12 +43,10 @@ public sealed record StoredEnd(
     /// </summary>
     public long CreditedDurationMs => Math.Clamp((long)(EndedAt - StartedAt).TotalMilliseconds, 0, DurationMs);
 
-    /// <summary>
-    /// The columns <see cref="Read"/> takes, in its order, from <c>telemetry_session_ends e</c> joined with
-    /// <c>telemetry_sessions s</c>.
-    /// </summary>
-    public const string Columns = """
-        e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed, s.started_at, e.ended_at
+    /// <summary>Stored ends with their sessions (<c>e</c>, <c>s</c>) as <see cref="Read"/> takes them; callers add the WHERE.</summary>
+    public const string SelectSql = """
+        SELECT e.session_id, s.player_id, s.display_name, s.game_id, s.mode, s.portal, e.score, e.duration_ms, e.completed, s.started_at, e.ended_at
+        FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
         """;
 
     public static StoredEnd Read(NpgsqlDataReader reader) =>
@@ -141,8 +139,7 @@ public sealed class TelemetryWriter(
     // A statement of its own: its snapshot is taken after the insert above, so it sees the first
     // end even when a concurrent batch stored it (the insert waited for that batch's commit).
     private const string StoredEndsSql = $"""
-        SELECT {StoredEnd.Columns}
-        FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
+        {StoredEnd.SelectSql}
         WHERE e.session_id = ANY($1)
         """;
 

@@ -27,8 +27,7 @@ public sealed class UnrecordedRunsSweep(
     private const long LockKey = 0x706d_7275_6e73; // "pmruns"
 
     private const string UnrecordedSql = $"""
-        SELECT {StoredEnd.Columns}
-        FROM telemetry_session_ends e JOIN telemetry_sessions s ON s.session_id = e.session_id
+        {StoredEnd.SelectSql}
         WHERE e.completed AND e.ended_at >= $1 AND e.ended_at < $2
           AND NOT EXISTS (SELECT 1 FROM competition_runs r WHERE r.run_id = e.session_id::text)
         ORDER BY e.ended_at

@@ -235,7 +235,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         // A duplicate is offered to the board again (a crash may have come between the attempt and the board
         // write), but only until the standings freeze: a retry sent after that changes nothing.
         if (verdict is TournamentRunVerdict.Counted
-            || (verdict is TournamentRunVerdict.Duplicate && Now < _definition!.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds))
+            || (verdict is TournamentRunVerdict.Duplicate && !StandingsFrozen))
         {
             var submitted = await boards.SubmitAsync(BoardKeys.Tournament(Id), new ScoreSubmission(run.PlayerId, run.DisplayName, run.Score, run.EndedAt));
             if (submitted.Improved)
@@ -249,6 +249,9 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
         return new TournamentRunResult(Id, verdict);
     }
+
+    /// <summary>Past <c>endsAt</c> and its <see cref="LateDeliveryGrace"/>: no run changes the standings any more.</summary>
+    private bool StandingsFrozen => Now >= _definition!.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds;
 
     private async Task StoreAttemptAsync(CompletedRun run)
     {
@@ -307,8 +310,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return TournamentRunVerdict.WrongMode;
         }
 
-        if (run.EndedAt < _definition.StartsAt || run.EndedAt >= _definition.EndsAt
-            || Now >= _definition.EndsAt + (long)LateDeliveryGrace.TotalMilliseconds)
+        if (run.EndedAt < _definition.StartsAt || run.EndedAt >= _definition.EndsAt || StandingsFrozen)
         {
             return TournamentRunVerdict.OutsideWindow;
         }
