@@ -9,29 +9,17 @@ namespace PlayMusic.Competitions.Tests;
 /// Standings freeze when the window closes (PROTOCOL §4): a repeated delivery of a counted run is offered to the
 /// board again only until then. A silo with a <see cref="FakeTimeProvider"/> as clock, on a real database.
 /// </summary>
-public sealed class TournamentFreezeTests : IAsyncLifetime
+public sealed class TournamentFreezeTests : SiloTest
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-    private TestDatabase _database = null!;
-    private TestSilo _silo = null!;
 
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _silo.DisposeAsync();
-        await _database.DisposeAsync();
-    }
+    protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
 
     [Fact]
     public async Task A_repeat_of_a_counted_run_after_the_freeze_changes_no_standing()
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var tournament = _silo.Grains.GetGrain<ITournamentGrain>(Guid.NewGuid().ToString());
+        var tournament = Grains.GetGrain<ITournamentGrain>(Guid.NewGuid().ToString());
         var game = Competition.NewGameId();
         await tournament.CreateAsync(new TournamentDefinition("Freeze", game, "runner", now, now + 60_000, null, null, null));
         await tournament.JoinAsync("p1", null);

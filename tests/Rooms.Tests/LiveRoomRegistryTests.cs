@@ -6,29 +6,14 @@ namespace PlayMusic.Rooms.Tests;
 /// Rooms publish to the live-room registry one-way, and one-way messages may arrive out of order (seen while the
 /// registry was activating): the registry keeps the newest publication of each room. Real silo and database.
 /// </summary>
-public sealed class LiveRoomRegistryTests : IAsyncLifetime
+public sealed class LiveRoomRegistryTests : SiloTest
 {
-    private TestDatabase _database = null!;
-    private TestSilo _silo = null!;
-
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _silo.DisposeAsync();
-        await _database.DisposeAsync();
-    }
-
     private static LiveRoom Room(string id, string state, int spectators = 0) => new(id, "runner", "song", state, 2, spectators, null);
 
     [Fact]
     public async Task An_older_publication_arriving_late_changes_nothing()
     {
-        var registry = _silo.Grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
+        var registry = Grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
         var version = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000;
         // Publications are one-way: an awaited call returns once sent, not once handled, and a list may be answered
         // before them. The registry is activated first, so the publications below are handled in the order sent (the

@@ -9,37 +9,30 @@ namespace PlayMusic.Rooms.Tests;
 /// watchers (also against their node's re-attach), and the live-room list counts re-attached watchers.
 /// Real silo and database, a <see cref="FakeTimeProvider"/> as clock (ticks come when the test moves it).
 /// </summary>
-public sealed class RoomSpectatorTests : IAsyncLifetime
+public sealed class RoomSpectatorTests : SiloTest
 {
     private static readonly TimeSpan OneTick = TimeSpan.FromMilliseconds(34);
 
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     private readonly EventLogNode _players = new();
     private readonly EventLogNode _watchers = new();
-    private TestDatabase _database = null!;
-    private TestSilo _silo = null!;
     private RoomNode _playerNode = null!;
     private RoomNode _watcherNode = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _database = await TestDatabase.CreateAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
-        _playerNode = new RoomNode("player-node", _silo.Grains.CreateObjectReference<IRoomNodeObserver>(_players));
-        _watcherNode = new RoomNode("watcher-node", _silo.Grains.CreateObjectReference<IRoomNodeObserver>(_watchers));
+        await base.InitializeAsync();
+        _playerNode = new RoomNode("player-node", Grains.CreateObjectReference<IRoomNodeObserver>(_players));
+        _watcherNode = new RoomNode("watcher-node", Grains.CreateObjectReference<IRoomNodeObserver>(_watchers));
     }
 
-    public async Task DisposeAsync()
-    {
-        await _silo.DisposeAsync();
-        await _database.DisposeAsync();
-    }
+    protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
 
     /// <summary>A running match of p1 (host) and p2, both on the player node.</summary>
     private async Task<(string RoomId, IGameRoomGrain Room)> RunningMatchAsync(bool isPrivate)
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, isPrivate, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _playerNode);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", _playerNode, publicLobbyOnly: false);
         await room.SetReadyAsync("p1", true, true);
@@ -111,7 +104,7 @@ public sealed class RoomSpectatorTests : IAsyncLifetime
     public async Task Watchers_re_attached_by_their_node_are_counted_in_the_live_room_list_again()
     {
         var (roomId, room) = await RunningMatchAsync(isPrivate: false);
-        var registry = _silo.Grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
+        var registry = Grains.GetGrain<ILiveRoomRegistryGrain>(ILiveRoomRegistryGrain.Key);
         async Task<int?> ListedSpectatorsAsync() => (await registry.ListAsync(null, 100)).SingleOrDefault(r => r.RoomId == roomId)?.Spectators;
         // One-way upserts sent while the registry was still activating were seen to arrive out of order; the
         // registry keeps the newest by version (LiveRoomRegistryTests), and the watcher comes once the start is listed.

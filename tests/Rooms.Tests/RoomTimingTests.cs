@@ -9,21 +9,13 @@ namespace PlayMusic.Rooms.Tests;
 /// grain timers and the room's own reads of time follow it, so countdown, tick scheduling and grace expiry
 /// are checked without sleeping.
 /// </summary>
-public sealed class RoomTimingTests : IAsyncLifetime
+public sealed class RoomTimingTests : SiloTest
 {
     // On a whole millisecond, as real timers count: the room aims every timer at a whole millisecond.
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     private readonly RecordingNode _node = new();
-    private TestDatabase _database = null!;
-    private TestSilo _silo = null!;
-    private IGrainFactory _grains = null!;
 
-    public async Task InitializeAsync()
-    {
-        _database = await TestDatabase.CreateAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
-        _grains = _silo.Grains;
-    }
+    protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
 
     /// <summary>What API nodes do while they are up: re-announce their connections every interval, as the clock runs.</summary>
     private async Task KeepAttachingAsync(IGameRoomGrain room, TimeSpan duration, params (RoomNode Node, NodeConnection[] Connections)[] nodes)
@@ -44,23 +36,15 @@ public sealed class RoomTimingTests : IAsyncLifetime
     private async Task<(string RoomId, IGameRoomGrain Room)> TwoPlayerRoomAsync(RoomNode first, RoomNode second)
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", first);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", second, publicLobbyOnly: false);
         return (roomId, room);
     }
 
     private (RoomNode A, RoomNode B) Nodes() =>
-        (new RoomNode("node-a", _grains.CreateObjectReference<IRoomNodeObserver>(_node)),
-         new RoomNode("node-b", _grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode())));
-
-    /// <summary>A new silo on the same database and clock: rooms reactivate from their stored state.</summary>
-    private async Task RestartSiloAsync()
-    {
-        await _silo.DisposeAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s => s.AddSingleton<TimeProvider>(_time));
-        _grains = _silo.Grains;
-    }
+        (new RoomNode("node-a", Grains.CreateObjectReference<IRoomNodeObserver>(_node)),
+         new RoomNode("node-b", Grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode())));
 
     /// <summary>
     /// Asserts that these seats are still held once every timer already due on the fake clock has run: the fake
@@ -70,18 +54,12 @@ public sealed class RoomTimingTests : IAsyncLifetime
     private static async Task SeatsHeldAfterDueTimersAsync(IGameRoomGrain room, params string[] playerIds) =>
         Assert.Equal(playerIds, (await room.GetViewAsync()).Players.Select(p => p.PlayerId));
 
-    public async Task DisposeAsync()
-    {
-        await _silo.DisposeAsync();
-        await _database.DisposeAsync();
-    }
-
     [Fact]
     public async Task Countdown_ticks_and_grace_follow_the_clock()
     {
-        var node = new RoomNode("test-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var node = new RoomNode("test-node", Grains.CreateObjectReference<IRoomNodeObserver>(_node));
         var roomId = Guid.NewGuid().ToString();
-        var room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", node);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", node, publicLobbyOnly: false);
         await room.SetReadyAsync("p1", true, true);
@@ -142,9 +120,9 @@ public sealed class RoomTimingTests : IAsyncLifetime
     [Fact]
     public async Task Seats_and_spectators_of_a_node_that_stops_re_attaching_are_released()
     {
-        var alive = new RoomNode("alive-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
-        var crashed = new RoomNode("crashed-node", _grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode()));
-        var room = _grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        var alive = new RoomNode("alive-node", Grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var crashed = new RoomNode("crashed-node", Grains.CreateObjectReference<IRoomNodeObserver>(new RecordingNode()));
+        var room = Grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", alive);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", crashed, publicLobbyOnly: false);
         await room.SpectateAsync("s1", crashed);
@@ -171,7 +149,7 @@ public sealed class RoomTimingTests : IAsyncLifetime
 
         // A restart: node A re-attaches first and p1 gets ready (a write) before node B's re-attach arrives.
         await RestartSiloAsync();
-        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        room = Grains.GetGrain<IGameRoomGrain>(roomId);
         (nodeA, nodeB) = Nodes();
         await room.AttachNodeAsync(nodeA, onA);
         await room.SetReadyAsync("p1", true, true);
@@ -181,7 +159,7 @@ public sealed class RoomTimingTests : IAsyncLifetime
 
         // The next restart, a minute later: node A's re-attach reactivates the room, node B's comes a moment after.
         await RestartSiloAsync();
-        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        room = Grains.GetGrain<IGameRoomGrain>(roomId);
         (nodeA, nodeB) = Nodes();
         await room.AttachNodeAsync(nodeA, onA);
         await SeatsHeldAfterDueTimersAsync(room, "p1", "p2");
@@ -203,7 +181,7 @@ public sealed class RoomTimingTests : IAsyncLifetime
         await room.DisconnectAsync("p2", "c2");
         await RestartSiloAsync();
         _time.Advance(TimeSpan.FromMinutes(1));
-        room = _grains.GetGrain<IGameRoomGrain>(roomId);
+        room = Grains.GetGrain<IGameRoomGrain>(roomId);
         (nodeA, nodeB) = Nodes();
         await room.AttachNodeAsync(nodeA, [new NodeConnection("c1", "p1")]);
         await SeatsHeldAfterDueTimersAsync(room, "p1", "p2");
@@ -217,9 +195,9 @@ public sealed class RoomTimingTests : IAsyncLifetime
     public async Task A_connection_that_comes_back_after_the_match_ended_gets_the_results()
     {
         var otherNodeEvents = new RecordingNode();
-        var node = new RoomNode("test-node", _grains.CreateObjectReference<IRoomNodeObserver>(_node));
-        var otherNode = new RoomNode("other-node", _grains.CreateObjectReference<IRoomNodeObserver>(otherNodeEvents));
-        var room = _grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        var node = new RoomNode("test-node", Grains.CreateObjectReference<IRoomNodeObserver>(_node));
+        var otherNode = new RoomNode("other-node", Grains.CreateObjectReference<IRoomNodeObserver>(otherNodeEvents));
+        var room = Grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", node);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", otherNode, publicLobbyOnly: false);
         await room.SetReadyAsync("p1", true, true);

@@ -10,37 +10,30 @@ namespace PlayMusic.Rooms.Tests;
 /// moves on: clients hear of the change, the loop starts or stops, and the write is retried until it is stored.
 /// Real silo and database, the rooms storage behind a switch, a <see cref="FakeTimeProvider"/> as clock.
 /// </summary>
-public sealed class RoomWriteFailureTests : IAsyncLifetime
+public sealed class RoomWriteFailureTests : SiloTest
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
     private readonly FlakyRoomStorage _storage = new();
     private readonly EventLogNode _events = new();
-    private TestDatabase _database = null!;
-    private TestSilo _silo = null!;
     private RoomNode _node = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _database = await TestDatabase.CreateAsync();
-        _silo = await TestSilo.StartAsync(_database.ConnectionString, services: s =>
-        {
-            s.AddSingleton<TimeProvider>(_time);
-            _storage.InstallIn(s);
-        });
-        _node = new RoomNode("test-node", _silo.Grains.CreateObjectReference<IRoomNodeObserver>(_events));
+        await base.InitializeAsync();
+        _node = new RoomNode("test-node", Grains.CreateObjectReference<IRoomNodeObserver>(_events));
     }
 
-    public async Task DisposeAsync()
+    protected override void ConfigureSilo(IServiceCollection services)
     {
-        await _silo.DisposeAsync();
-        await _database.DisposeAsync();
+        services.AddSingleton<TimeProvider>(_time);
+        _storage.InstallIn(services);
     }
 
     /// <summary>Two ready players on the test node: the countdown runs; returns when the match is due to start.</summary>
     private async Task<(string RoomId, IGameRoomGrain Room, long StartsAt)> CountdownAsync(string songId, long songDurationMs)
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", songId, songDurationMs, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node);
         await room.JoinAsync(new RoomMember("p2", "Two"), "c2", _node, publicLobbyOnly: false);
         await room.SetReadyAsync("p1", true, true);
@@ -55,7 +48,7 @@ public sealed class RoomWriteFailureTests : IAsyncLifetime
     public async Task A_call_whose_change_cannot_be_stored_is_not_acknowledged_and_the_same_call_later_is()
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node);
 
         var writes = _storage.Stored.Count(w => w.RoomId == roomId);
@@ -123,7 +116,7 @@ public sealed class RoomWriteFailureTests : IAsyncLifetime
     public async Task A_room_whose_stored_version_moved_on_steps_aside_and_the_next_activation_serves_the_stored_room()
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         await room.CreateAsync(new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node);
 
         // The join is stored but its reply is lost: the activation's version is now behind the stored one, and
@@ -158,7 +151,7 @@ public sealed class RoomWriteFailureTests : IAsyncLifetime
     public async Task A_room_whose_creation_cannot_be_stored_is_forgotten_and_frees_its_join_code()
     {
         var roomId = Guid.NewGuid().ToString();
-        var room = _silo.Grains.GetGrain<IGameRoomGrain>(roomId);
+        var room = Grains.GetGrain<IGameRoomGrain>(roomId);
         _storage.FailRoomWrites = true;
         await Assert.ThrowsAnyAsync<Exception>(() => room.CreateAsync(
             new CreateRoomCommand("runner", "song", 60_000, 2, true, RawJson.EmptyObject), new RoomMember("p1", "One"), "c1", _node));
@@ -191,5 +184,5 @@ public sealed class RoomWriteFailureTests : IAsyncLifetime
     }
 
     private Task<long> RunsOfAsync(string songId) =>
-        _database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}'");
+        Database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}'");
 }
