@@ -179,6 +179,23 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
             Assert.Equal(("Later, renamed", 3, later.StartsAt), (body.Title, body.MaxAttempts, body.StartsAt));
         }
 
+        // An upcoming tournament cannot start retroactively; "start now" a moment late starts it now.
+        var backdated = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{later.Id}", new { startsAt = Competition.Now - 60_000 }))
+            .ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.StartsWith("startsAt:", backdated.Detail);
+        var upcoming = await Host.CreateTournamentAsync(new
+        {
+            title = "Upcoming", gameId = game, mode = "runner", startsAt = Competition.Now + Day, endsAt = Competition.Now + 2 * Day,
+        });
+        var startNowSentAt = Competition.Now - 1_000;
+        using (var startedNow = await admin.PatchAsJsonAsync($"/api/admin/tournaments/{upcoming.Id}", new { startsAt = startNowSentAt }))
+        {
+            Assert.Equal(HttpStatusCode.OK, startedNow.StatusCode);
+            var body = (await startedNow.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web))!;
+            Assert.True(body.StartsAt > startNowSentAt, $"startsAt {body.StartsAt} was stored as sent, {startNowSentAt}");
+            Assert.Equal("live", body.Status);
+        }
+
         var tooLate = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{started.Id}", new { title = "x" })).ProblemAsync(HttpStatusCode.Conflict);
         Assert.Equal("TOURNAMENT_STARTED", tooLate.Code);
         // Started is started, whatever the body: the state is judged before the fields.

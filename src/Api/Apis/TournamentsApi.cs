@@ -40,6 +40,7 @@ public static class TournamentsApi
     public const int MaxAttemptsLimit = 1000;
     public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(90);
     public static readonly TimeSpan MaxLeadTime = TimeSpan.FromDays(365);
+    private static readonly TimeSpan StartNowSlack = TimeSpan.FromSeconds(5);
 
     public static IEndpointRouteBuilder MapTournamentsApi(this IEndpointRouteBuilder endpoints)
     {
@@ -110,9 +111,17 @@ public static class TournamentsApi
             return ApiProblem.MissingBody();
         }
 
+        // Moving the start of an upcoming tournament into the past would open a window whose earlier runs were already
+        // refused as outside it. "Start now" sent from a browser arrives a moment late: up to StartNowSlack is now.
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (request.StartsAt < now - (long)StartNowSlack.TotalMilliseconds)
+        {
+            return ApiProblem.Invalid("startsAt", "an upcoming tournament cannot start in the past: send the current time or later");
+        }
+
         var definition = new TournamentDefinition(
             request.Title?.Trim() ?? current.Title, request.GameId ?? current.GameId, request.Mode ?? current.Mode,
-            request.StartsAt ?? current.StartsAt, request.EndsAt ?? current.EndsAt, request.Portal ?? current.Portal,
+            request.StartsAt is { } startsAt ? Math.Max(startsAt, now) : current.StartsAt, request.EndsAt ?? current.EndsAt, request.Portal ?? current.Portal,
             request.Prize ?? current.Prize, request.MaxAttempts ?? current.MaxAttempts);
         if (await ProblemWith(definition, modes, clock) is { } problem)
         {
