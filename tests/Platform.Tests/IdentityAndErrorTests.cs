@@ -315,6 +315,66 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Mode_change_with_if_match_is_made_only_on_the_catalog_it_was_read_from()
+    {
+        using var admin = _host.Client(_host.AdminToken());
+        var read = (await _host.Http.GetAsync("/api/config/modes")).Headers.ETag!.Tag.ToString();
+
+        using var first = await PutModeAsync(admin, "Drift A", read);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var changed = first.Headers.ETag!.Tag.ToString();
+        Assert.NotEqual(read, changed);
+        Assert.Equal(changed, (await _host.Http.GetAsync("/api/config/modes")).Headers.ETag!.Tag.ToString());
+
+        // A second operator who read the catalog before the first change does not silently undo it.
+        using var late = await PutModeAsync(admin, "Drift B", read);
+        await AssertProblem(late, HttpStatusCode.PreconditionFailed, "PRECONDITION_FAILED");
+        Assert.Equal(changed, late.Headers.ETag!.Tag.ToString());
+        // Strong comparison (RFC 9110): the weak form matches nothing, nor does a header that is no tag.
+        foreach (var header in new[] { $"W/{changed}", changed.Trim('"') })
+        {
+            await AssertProblem(await PutModeAsync(admin, "Drift C", header), HttpStatusCode.PreconditionFailed, "PRECONDITION_FAILED");
+        }
+
+        var modes = await _host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes");
+        Assert.Equal("Drift A", modes.EnumerateArray().Single(m => m.GetProperty("id").GetString() == "drift").GetProperty("name").GetString());
+
+        Assert.Equal(HttpStatusCode.OK, (await PutModeAsync(admin, "Drift D", $"\"other\", {changed}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PutModeAsync(admin, "Drift E", "*")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PutModeAsync(admin, "Drift F", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Catalog_takes_at_most_a_hundred_modes_and_existing_ones_still_change()
+    {
+        using var admin = _host.Client(_host.AdminToken());
+        var count = (await _host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes")).GetArrayLength();
+        for (var i = count; i < 100; i++)
+        {
+            (await admin.PutAsJsonAsync($"/api/admin/config/modes/extra-{i}", ValidMode)).EnsureSuccessStatusCode();
+        }
+
+        var full = await AssertProblem(await admin.PutAsJsonAsync("/api/admin/config/modes/one-too-many", ValidMode), HttpStatusCode.Conflict, "CATALOG_FULL");
+        Assert.Contains("100", full.GetProperty("detail").GetString());
+        Assert.Equal(100, (await _host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes")).GetArrayLength());
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/admin/config/modes/extra-{count}", ValidMode)).StatusCode);
+    }
+
+    private static async Task<HttpResponseMessage> PutModeAsync(HttpClient admin, string name, string? ifMatch)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/admin/config/modes/drift")
+        {
+            Content = JsonContent.Create(new { name, maxScorePerSecond = 5000, multiplayer = new { enabled = false, minPlayers = 2, maxPlayers = 4, coop = false } }),
+        };
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
+        return await admin.SendAsync(request);
+    }
+
     [Theory]
     [InlineData("BAD ID", "id")]
     [InlineData("drift", "maxScorePerSecond")]

@@ -38,8 +38,13 @@ public static partial class ConfigApi
         return TypedResults.Bytes(current.Json, "application/json");
     }
 
-    /// <summary>Creates or replaces one mode (the only way a deployment gets a mode its configuration did not ship with).</summary>
-    private static async Task<Results<Ok<GameMode>, ProblemHttpResult>> PutMode(string id, PutModeRequest? request, ModeCatalogCache cache)
+    /// <summary>
+    /// Creates or replaces one mode (the only way a deployment gets a mode its configuration did not ship with). An
+    /// <c>If-Match</c> with the catalog's <c>ETag</c> (from GET) makes the change only if nobody changed the catalog
+    /// since: two operators editing at once then cannot silently undo each other (412 for the later one).
+    /// </summary>
+    private static async Task<Results<Ok<GameMode>, ProblemHttpResult>> PutMode(
+        string id, PutModeRequest? request, HttpContext context, ModeCatalogCache cache)
     {
         if (!ModeId().IsMatch(id))
         {
@@ -73,8 +78,32 @@ public static partial class ConfigApi
         }
 
         var mode = new GameMode(id, request.Name.Trim(), request.MaxScorePerSecond.Value, new MultiplayerRules(enabled, min, max, coop));
-        await cache.PutAsync(mode);
-        return TypedResults.Ok(mode);
+        var (error, current) = await cache.PutAsync(mode, IfMatch(context.Request));
+        context.Response.Headers.ETag = current.ETag;
+        return error switch
+        {
+            ModePutError.CatalogChanged => ApiProblem.Create(StatusCodes.Status412PreconditionFailed, "PRECONDITION_FAILED",
+                $"If-Match: the mode catalog changed since it was read (its ETag is now {current.ETag}); read it again"),
+            ModePutError.CatalogFull => ApiProblem.Conflict("CATALOG_FULL",
+                $"the catalog holds at most {ModeCatalog.MaxModes} modes: change an existing mode instead of adding {id}"),
+            _ => TypedResults.Ok(mode),
+        };
+    }
+
+    /// <summary>
+    /// The tags an <c>If-Match</c> accepts, or null without one or for <c>*</c> (the catalog always exists). RFC 9110
+    /// §13.1.1 compares strongly, so a weak tag matches nothing, and neither does a header that is no list of tags
+    /// (the change is not made unconditionally because a precondition was misspelt).
+    /// </summary>
+    private static List<string>? IfMatch(HttpRequest request)
+    {
+        if (request.Headers.IfMatch.Count == 0)
+        {
+            return null;
+        }
+
+        var tags = request.GetTypedHeaders().IfMatch;
+        return tags.Any(t => t.Equals(EntityTagHeaderValue.Any)) ? null : tags.Where(t => !t.IsWeak).Select(t => t.Tag.ToString()).ToList();
     }
 
     [GeneratedRegex("^[a-z0-9_-]{1,32}\\z")]

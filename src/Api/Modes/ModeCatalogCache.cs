@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text.Json;
 using PlayMusic.Modes;
 
 namespace PlayMusic.Api.Modes;
@@ -20,8 +18,12 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
 
     public async ValueTask<CachedModeCatalog> GetAsync() => Volatile.Read(ref _current) ?? await RefreshAsync();
 
-    public async Task<CachedModeCatalog> PutAsync(GameMode mode) =>
-        Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).PutAsync(mode));
+    /// <summary>The change's outcome and this node's copy of the catalog after it (changed or not).</summary>
+    public async Task<(ModePutError Error, CachedModeCatalog Current)> PutAsync(GameMode mode, IReadOnlyList<string>? ifMatch)
+    {
+        var result = await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).PutAsync(mode, ifMatch);
+        return (result.Error, Store(result.Catalog));
+    }
 
     private async Task<CachedModeCatalog> RefreshAsync() =>
         Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync());
@@ -40,9 +42,8 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
                 return current;
             }
 
-            var json = JsonSerializer.SerializeToUtf8Bytes(catalog.Modes, JsonSerializerOptions.Web);
-            var etag = $"\"{Convert.ToHexStringLower(SHA256.HashData(json))[..16]}\"";
-            var fresh = new CachedModeCatalog(catalog, json, etag);
+            var json = catalog.ToJson();
+            var fresh = new CachedModeCatalog(catalog, json, ModeCatalog.EntityTagOf(json));
             if (Interlocked.CompareExchange(ref _current, fresh, current) == current)
             {
                 return fresh;

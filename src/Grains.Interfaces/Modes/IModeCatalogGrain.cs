@@ -8,5 +8,9 @@ public interface IModeCatalogGrain : IGrainWithStringKey
     Task<ModeCatalog> GetAsync();
 
     /// <summary>Creates or replaces one mode and returns the new catalog.</summary>
-    Task<ModeCatalog> PutAsync(GameMode mode);
+    /// <param name="ifMatch">
+    /// entity tags (<see cref="ModeCatalog.EntityTagOf"/>) of which the catalog's must be one for the change to be
+    /// made, or null for no precondition.
+    /// </param>
+    Task<ModePutResult> PutAsync(GameMode mode, IReadOnlyList<string>? ifMatch);
 }

@@ -22,10 +22,21 @@ public sealed class ModeCatalogGrain(
 {
     public Task<ModeCatalog> GetAsync() => Task.FromResult(Snapshot());
 
-    public async Task<ModeCatalog> PutAsync(GameMode mode)
+    public async Task<ModePutResult> PutAsync(GameMode mode, IReadOnlyList<string>? ifMatch)
     {
+        var current = Snapshot();
+        if (ifMatch is not null && !ifMatch.Contains(ModeCatalog.EntityTagOf(current.ToJson())))
+        {
+            return new ModePutResult(ModePutError.CatalogChanged, current);
+        }
+
+        if (current.Find(mode.Id) is null && current.Modes.Count >= ModeCatalog.MaxModes)
+        {
+            return new ModePutResult(ModePutError.CatalogFull, current);
+        }
+
         var (previousModes, previousVersion) = (state.State.Modes, state.State.Version);
-        state.State.Modes = Snapshot().Modes.Where(m => m.Id != mode.Id).Append(mode).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
+        state.State.Modes = current.Modes.Where(m => m.Id != mode.Id).Append(mode).OrderBy(m => m.Id, StringComparer.Ordinal).ToList();
         state.State.Version++;
         try
         {
@@ -40,7 +51,7 @@ public sealed class ModeCatalogGrain(
             throw;
         }
 
-        return Snapshot();
+        return new ModePutResult(ModePutError.None, Snapshot());
     }
 
     private ModeCatalog Snapshot() => state.State.Version == 0
