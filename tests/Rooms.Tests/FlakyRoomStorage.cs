@@ -23,6 +23,11 @@ public sealed class FlakyRoomStorage
 
     public ConcurrentQueue<(string RoomId, string Phase)> Stored { get; } = new();
 
+    private int _refusedRoomWrites;
+
+    /// <summary>Room writes refused while <see cref="FailRoomWrites"/> was set.</summary>
+    public int RefusedRoomWrites => Volatile.Read(ref _refusedRoomWrites);
+
     /// <summary>Wraps the "rooms" provider that <c>AddPlayMusicSilo</c> registered (call after it).</summary>
     public void InstallIn(IServiceCollection services) =>
         DelegatingGrainStorage.Install(services, StorageNames.Rooms, inner => new Wrapper(inner, this));
@@ -33,6 +38,7 @@ public sealed class FlakyRoomStorage
         {
             if (stateName == RoomStateName && flaky.FailRoomWrites)
             {
+                Interlocked.Increment(ref flaky._refusedRoomWrites);
                 throw new InvalidOperationException("the database is unreachable (test)");
             }
 

@@ -42,6 +42,18 @@ public sealed class RoomWriteFailureTests : SiloTest
         return (roomId, room, countdown.StartsAt!.Value);
     }
 
+    /// <summary>Second by second up to the longest retry delay (8 s), until the room's write retry stored <paramref name="phase"/>.</summary>
+    private async Task AdvanceUntilStoredAsync(IGameRoomGrain room, string roomId, string phase)
+    {
+        for (var second = 0; second < 8 && !_storage.Stored.Contains((roomId, phase)); second++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await room.GetViewAsync(); // ordered after a retry due by now
+        }
+
+        await Poll.UntilAsync(() => _storage.Stored.Contains((roomId, phase)), $"the {phase} room is stored");
+    }
+
     private void AdvanceTo(long unixMs) => _time.Advance(TimeSpan.FromMilliseconds(unixMs - _time.GetUtcNow().ToUnixTimeMilliseconds()));
 
     [Fact]
@@ -80,8 +92,31 @@ public sealed class RoomWriteFailureTests : SiloTest
         await room.GetViewAsync(); // ordered after the retry due by now
         Assert.DoesNotContain((roomId, "running"), _storage.Stored);
         _storage.FailRoomWrites = false;
-        _time.Advance(TimeSpan.FromSeconds(1));
-        await Poll.UntilAsync(() => _storage.Stored.Contains((roomId, "running")), "the start is stored");
+        await AdvanceUntilStoredAsync(room, roomId, "running");
+    }
+
+    [Fact]
+    public async Task Write_retries_back_off_while_the_database_stays_away()
+    {
+        var (roomId, room, startsAt) = await CountdownAsync("song", 600_000);
+        _storage.FailRoomWrites = true;
+        AdvanceTo(startsAt);
+        await Poll.UntilAsync(() => _storage.RefusedRoomWrites > 0, "the start's write is refused");
+        var first = _storage.RefusedRoomWrites;
+
+        // 7 s in steps of 100 ms. Retrying every second would be 7 more attempts; backing off (1, 2, 4 s) is 3.
+        for (var step = 0; step < 70; step++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await room.GetViewAsync(); // ordered after a retry due by now
+        }
+
+        var retries = _storage.RefusedRoomWrites - first;
+        Assert.InRange(retries, 2, 4);
+
+        // Once the database is back, the next retry (at most 8 s away) stores the state.
+        _storage.FailRoomWrites = false;
+        await AdvanceUntilStoredAsync(room, roomId, "running");
     }
 
     [Fact]
@@ -107,8 +142,7 @@ public sealed class RoomWriteFailureTests : SiloTest
         Assert.Equal(0L, await RunsOfAsync(songId));
 
         _storage.FailRoomWrites = false;
-        _time.Advance(TimeSpan.FromSeconds(1));
-        await Poll.UntilAsync(() => _storage.Stored.Contains((roomId, "finished")), "the end is stored");
+        await AdvanceUntilStoredAsync(room, roomId, "finished");
         await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 2, "both players' runs are recorded");
     }
 

@@ -42,7 +42,8 @@ public sealed class GameRoomGrain(
     private static readonly TimeSpan NodeSilence = RoomNode.ReattachInterval * 3;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan ScoreRetryDelay = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan WriteRetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan FirstWriteRetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxWriteRetryDelay = TimeSpan.FromSeconds(8);
 
     private readonly Dictionary<int, SeatConnection> _seatConnections = [];
     private readonly Dictionary<string, string> _spectators = [];
@@ -66,6 +67,9 @@ public sealed class GameRoomGrain(
 
     /// <summary>The last write failed: the state in memory is newer than the stored one until a write succeeds.</summary>
     private bool _stateUnstored;
+
+    /// <summary>Failed writes since the last one that stored the state.</summary>
+    private int _failedWrites;
 
     /// <summary>The stored room is newer than this activation's (a version conflict): nothing here is written any more.</summary>
     private bool _stateSuperseded;
@@ -1066,9 +1070,11 @@ public sealed class GameRoomGrain(
     }
 
     /// <summary>
-    /// Stores the state. A failure (a database blip) is logged and retried every <see cref="WriteRetryDelay"/>
-    /// instead of thrown: a timer's phase change must still reach the clients and start or stop the loop, and
-    /// the state in memory stays the truth, which the next successful write stores whole.
+    /// Stores the state. A failure (a database blip) is logged and retried instead of thrown: a timer's phase change
+    /// must still reach the clients and start or stop the loop, and the state in memory stays the truth, which the
+    /// next successful write stores whole. Retries back off (<see cref="WriteRetryDelay"/>) so thousands of rooms do
+    /// not hammer a database that is down, nor all come back in the same second; a client repeating its call
+    /// (<see cref="AcknowledgeRepeatAsync"/>) still tries at once.
     /// </summary>
     private async Task<bool> TryWriteStateAsync()
     {
@@ -1095,15 +1101,46 @@ public sealed class GameRoomGrain(
         }
         catch (Exception ex)
         {
-            logger.LogWarning(ex, "Room {RoomId} could not store its state ({Phase}); retrying every {Delay}", RoomId, Room.Phase, WriteRetryDelay);
+            var delay = WriteRetryDelay(++_failedWrites);
+            if (_failedWrites == 1)
+            {
+                logger.LogWarning(ex, "Room {RoomId} could not store its state ({Phase}); retrying, at most {MaxDelay} apart", RoomId, Room.Phase, MaxWriteRetryDelay);
+            }
+            else
+            {
+                logger.LogDebug(ex, "Room {RoomId} could not store its state, attempt {Attempt}; next in {Delay}", RoomId, _failedWrites, delay);
+            }
+
             _stateUnstored = true;
-            _writeRetryTimer ??= this.RegisterGrainTimer(RetryWriteAsync, new GrainTimerCreationOptions(WriteRetryDelay, WriteRetryDelay) { KeepAlive = true });
+            if (_writeRetryTimer is null)
+            {
+                _writeRetryTimer = this.RegisterGrainTimer(RetryWriteAsync, new GrainTimerCreationOptions(delay, delay) { KeepAlive = true });
+            }
+            else
+            {
+                // Inside the timer's own callback this takes effect once the callback ends.
+                _writeRetryTimer.Change(delay, delay);
+            }
+
             return false;
+        }
+
+        if (_failedWrites > 0)
+        {
+            logger.LogInformation("Room {RoomId} stored its state again after {FailedWrites} failed writes", RoomId, _failedWrites);
+            _failedWrites = 0;
         }
 
         _stateUnstored = false;
         _lastCheckpointMs = NowMs;
         return true;
+    }
+
+    /// <summary>1, 2, 4, then 8 s after the first, second, third and later failures, each shortened by up to a fifth at random.</summary>
+    private static TimeSpan WriteRetryDelay(int failedWrites)
+    {
+        var full = TimeSpan.FromTicks(Math.Min(FirstWriteRetryDelay.Ticks << Math.Min(failedWrites - 1, 10), MaxWriteRetryDelay.Ticks));
+        return full * (1 - Random.Shared.NextDouble() / 5);
     }
 
     private async Task RetryWriteAsync(CancellationToken cancellationToken)
@@ -1115,7 +1152,6 @@ public sealed class GameRoomGrain(
 
         _writeRetryTimer?.Dispose();
         _writeRetryTimer = null;
-        logger.LogInformation("Room {RoomId} stored its state again", RoomId);
         // Results that finished during the failure are stored now: their scores can go.
         await RecordScoresAsync();
     }
