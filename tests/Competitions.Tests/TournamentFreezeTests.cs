@@ -37,6 +37,25 @@ public sealed class TournamentFreezeTests : SiloTest
         Assert.Equal(2_000, await ScoreAsync(tournament)); // was 3,000: a retry sent after the freeze rewrote the standings
     }
 
+    [Fact]
+    public async Task Counted_runs_and_attempts_are_known_again_after_a_restart()
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var id = Guid.NewGuid().ToString();
+        var game = Competition.NewGameId();
+        await Grains.GetGrain<ITournamentGrain>(id).CreateAsync(new TournamentDefinition("Reload", game, "runner", now, now + 600_000, null, null, 2));
+        await Grains.GetGrain<ITournamentGrain>(id).JoinAsync("p1", null);
+        CompletedRun Run(string runId, long score) => new(runId, "p1", "One", game, "runner", "y8", score, 30_000, now + 1_000);
+        Assert.Equal(TournamentRunVerdict.Counted, (await Grains.GetGrain<ITournamentGrain>(id).RecordRunAsync(Run("room-1:p1", 1_000))).Verdict);
+
+        await RestartSiloAsync();
+        var reloaded = Grains.GetGrain<ITournamentGrain>(id);
+        Assert.Equal(TournamentRunVerdict.Duplicate, (await reloaded.RecordRunAsync(Run("room-1:p1", 1_000))).Verdict);
+        Assert.Equal(TournamentRunVerdict.Counted, (await reloaded.RecordRunAsync(Run("room-2:p1", 2_000))).Verdict);
+        Assert.Equal(TournamentRunVerdict.AttemptsExhausted, (await reloaded.RecordRunAsync(Run("room-3:p1", 3_000))).Verdict);
+        Assert.Equal(2_000, await ScoreAsync(reloaded));
+    }
+
     private static async Task<long> ScoreAsync(ITournamentGrain tournament) =>
         Assert.Single((await tournament.GetStandingsAsync(new LeaderboardQuery(10, null, false)))!.Page.Entries).Score;
 }

@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Runtime;
@@ -34,7 +37,12 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
 
     private readonly HashSet<string> _entrants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _attempts = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _countedRuns = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Counted runs by <see cref="RunKey"/>: a long tournament counts millions of runs, and 16 bytes each is a
+    /// fifth of what their ids take as strings.
+    /// </summary>
+    private readonly HashSet<UInt128> _countedRuns = [];
 
     /// <summary>Attempts being stored: a repeat of the run waits for its outcome before it reaches the board.</summary>
     private readonly Dictionary<string, Task> _attemptsBeingStored = new(StringComparer.Ordinal);
@@ -207,7 +215,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         if (verdict is TournamentRunVerdict.Counted)
         {
             // Take the attempt before awaiting: this method interleaves with the player's other runs.
-            _countedRuns.Add(run.RunId);
+            _countedRuns.Add(RunKey(run.RunId));
             _attempts[run.PlayerId] = _attempts.GetValueOrDefault(run.PlayerId) + 1;
             var storing = StoreAttemptAsync(run);
             _attemptsBeingStored[run.RunId] = storing;
@@ -217,7 +225,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             }
             catch
             {
-                _countedRuns.Remove(run.RunId);
+                _countedRuns.Remove(RunKey(run.RunId));
                 _attempts[run.PlayerId]--;
                 throw;
             }
@@ -289,7 +297,7 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
             return TournamentRunVerdict.Cancelled;
         }
 
-        if (_countedRuns.Contains(run.RunId))
+        if (_countedRuns.Contains(RunKey(run.RunId)))
         {
             return TournamentRunVerdict.Duplicate;
         }
@@ -534,8 +542,16 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
         {
             var playerId = reader.GetString(0);
             _attempts[playerId] = _attempts.GetValueOrDefault(playerId) + 1;
-            _countedRuns.Add(reader.GetString(1));
+            _countedRuns.Add(RunKey(reader.GetString(1)));
         }
+    }
+
+    /// <summary>128 bits of the id's SHA-256: two runs of one tournament share a key with odds of about 2^-89 at a million runs.</summary>
+    private static UInt128 RunKey(string runId)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(runId), hash);
+        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
     }
 
     private void AddDefinition(NpgsqlCommand command, TournamentDefinition definition)
