@@ -36,6 +36,7 @@ public static class PlayMusicApp
         var app = builder.Build();
         app.UsePlayMusicErrors();
         app.UsePlayMusicCors();
+        app.Use(JsonCharset.CheckAsync);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapOperationsApi();

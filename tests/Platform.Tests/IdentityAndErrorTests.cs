@@ -315,6 +315,29 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("application/json; charset=\"utf-8\"", HttpStatusCode.OK)]
+    [InlineData("application/json; charset=UTF-8", HttpStatusCode.OK)]
+    [InlineData("application/json; charset=bogus", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("application/json; charset=", HttpStatusCode.UnsupportedMediaType)]
+    [InlineData("application/json; charset=utf-7", HttpStatusCode.UnsupportedMediaType)]
+    public async Task A_json_body_charset_is_read_quoted_and_an_unknown_one_is_415_not_a_crash(string contentType, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/guest") { Content = new ByteArrayContent("{\"displayName\":\"Nova\"}"u8.ToArray()) };
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        var response = await _host.Http.SendAsync(request);
+        if (expected == HttpStatusCode.OK)
+        {
+            Assert.Equal(expected, response.StatusCode);
+            Assert.Equal("Nova", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("displayName").GetString());
+        }
+        else
+        {
+            var problem = await AssertProblem(response, expected, "UNSUPPORTED_MEDIA_TYPE");
+            Assert.StartsWith("Content-Type:", problem.GetProperty("detail").GetString());
+        }
+    }
+
     [Fact]
     public async Task Mode_change_with_if_match_is_made_only_on_the_catalog_it_was_read_from()
     {
