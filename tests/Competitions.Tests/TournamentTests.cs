@@ -336,6 +336,24 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Null((await admin.GetFromJsonAsync<TournamentBody>($"/api/tournaments/{upcoming.Id}", JsonSerializerOptions.Web))!.Prize);
     }
 
+    [Theory]
+    [InlineData("title", "\u200B")]        // a zero-width space: a blank row in every list
+    [InlineData("title", "Cup \u202Eevil")] // a direction override
+    [InlineData("title", "\uFFFE")]        // a noncharacter
+    [InlineData("prize", "\u2800\u2800")]  // blank Braille patterns
+    public async Task A_title_or_prize_that_shows_nothing_readable_is_400(string field, string text)
+    {
+        using var admin = Host.Client(Host.AdminToken());
+        var now = Competition.Now;
+        var body = new Dictionary<string, object> { ["title"] = "Cup", ["gameId"] = "g1", ["mode"] = "runner", ["startsAt"] = now + 60_000, ["endsAt"] = now + 120_000 };
+        body[field] = text;
+        var refused = await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.StartsWith($"{field}:", refused.Detail);
+
+        body[field] = "Summer 🏆 Cup, 1st prize";
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).StatusCode);
+    }
+
     /// <summary>What the engine posts when a game loads; the server resolves the portal from the referrer.</summary>
     private static async Task StartSessionAsync(HttpClient client, string gameId, string referrer)
     {

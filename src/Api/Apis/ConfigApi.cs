@@ -56,9 +56,9 @@ public static partial class ConfigApi
             return ApiProblem.MissingBody();
         }
 
-        if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 64 || request.Name.Any(char.IsControl))
+        if (request.Name is null || request.Name.Length > 64 || !VisibleText.Shows(request.Name))
         {
-            return ApiProblem.Invalid("name", "must be 1 to 64 printable characters");
+            return ApiProblem.Invalid("name", "must be 1 to 64 characters of which some are visible, without control, formatting or line-break characters");
         }
 
         if (request.MaxScorePerSecond is not (>= 1 and <= 1_000_000))

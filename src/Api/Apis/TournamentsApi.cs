@@ -207,9 +207,9 @@ public static class TournamentsApi
 
     private static async Task<ProblemHttpResult?> ProblemWith(TournamentDefinition definition, ModeCatalogCache modes, TimeProvider clock)
     {
-        if (definition.Title.Length is 0 or > MaxTitleLength || definition.Title.Any(char.IsControl))
+        if (definition.Title.Length is 0 or > MaxTitleLength || !VisibleText.Shows(definition.Title))
         {
-            return ApiProblem.Invalid("title", $"must be 1 to {MaxTitleLength} printable characters");
+            return ApiProblem.Invalid("title", $"must be 1 to {MaxTitleLength} characters of which some are visible, without control, formatting or line-break characters");
         }
 
         if (!LeaderboardApi.IsGameId(definition.GameId))
@@ -253,8 +253,8 @@ public static class TournamentsApi
             return ApiProblem.Invalid("portal", "must be 1 to 32 characters of a-z 0-9 _ -");
         }
 
-        return definition.Prize is { } prize && (prize.Length > MaxPrizeLength || prize.Any(char.IsControl))
-            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} printable characters")
+        return definition.Prize is { } prize && (prize.Length > MaxPrizeLength || (prize.Length > 0 && !VisibleText.Shows(prize)))
+            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters of which some are visible, without control, formatting or line-break characters")
             : null;
     }
 
