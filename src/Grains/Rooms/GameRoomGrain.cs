@@ -654,8 +654,13 @@ public sealed class GameRoomGrain(
     private async Task RemoveSeatAsync(SeatRecord seat, string reason)
     {
         Room.Seats.Remove(seat);
+        if (Room.Phase == RoomPhase.Running && seat.Finished)
+        {
+            Room.FinishedDepartures.Add(seat);
+        }
+
         _seatConnections.Remove(seat.Seat);
-        _emoteBuckets.Remove(seat.PlayerId);
+        ForgetRefilledEmoteBuckets();
         var left = new PlayerLeftEvent(RoomId, seat.Seat, seat.PlayerId, reason);
         foreach (var target in _targets)
         {
@@ -666,6 +671,12 @@ public sealed class GameRoomGrain(
         _forceFull = true;
         if (Room.Seats.Count == 0)
         {
+            if (Room.Phase == RoomPhase.Running && Room.FinishedDepartures.Count > 0)
+            {
+                // Nobody is left to see them, but the finished runs still get their results and reach the boards.
+                await FinishMatchAsync();
+            }
+
             await CloseAsync();
             return;
         }
@@ -873,8 +884,9 @@ public sealed class GameRoomGrain(
         StopLoop();
         Room.Phase = RoomPhase.Finished;
         Room.FinishedAt = NowMs;
-        var ranking = Room.Seats
-            .Select(s => new RankingEntry(s.Seat, s.PlayerId, s.DisplayName, s.Last.Score, 1 + Room.Seats.Count(o => o.Last.Score > s.Last.Score)))
+        var runs = RunSeats.ToList();
+        var ranking = runs
+            .Select(s => new RankingEntry(s.Seat, s.PlayerId, s.DisplayName, s.Last.Score, 1 + runs.Count(o => o.Last.Score > s.Last.Score)))
             .OrderBy(r => r.Rank).ThenBy(r => r.Seat)
             .ToList();
         Room.Results = new ResultsEvent(RoomId, ranking, Room.Coop ? CoopScore() : null, Room.FinishedAt.Value - (Room.StartedAt ?? Room.FinishedAt.Value));
@@ -1276,7 +1288,26 @@ public sealed class GameRoomGrain(
 
     private SeatGrant Grant(SeatRecord seat) => new(new RoomJoined(View(), seat.Seat, ""), seat.Last, Room.MaxScorePerSecond);
 
-    private long CoopScore() => Room.Seats.Sum(s => s.Last.Score);
+    /// <summary>Every run of the match: the seats, and those that finished and left.</summary>
+    private IEnumerable<SeatRecord> RunSeats => Room.Seats.Concat(Room.FinishedDepartures);
+
+    private long CoopScore() => RunSeats.Sum(s => s.Last.Score);
+
+    /// <summary>
+    /// A player's emote bucket outlives their seat, so leaving and joining again does not refill it; a bucket that has
+    /// refilled is what a newcomer gets anyway, so those of players no longer seated go.
+    /// </summary>
+    private void ForgetRefilledEmoteBuckets()
+    {
+        var now = NowMs;
+        foreach (var (playerId, bucket) in _emoteBuckets)
+        {
+            if (bucket.Refill(now).Tokens >= EmoteBurst && FindSeat(playerId) is null)
+            {
+                _emoteBuckets.Remove(playerId);
+            }
+        }
+    }
 
     private static Dictionary<string, bool> StemsFrom(RawJson config) =>
         (RoomConfig.Stems(config) ?? DefaultStems).ToDictionary(s => s, _ => false);

@@ -29,6 +29,12 @@ public sealed class GameRoomState
 
     /// <summary>The results' scores reached the song's competitions (until then the room retries, see GameRoomGrain).</summary>
     [Id(19)] public bool ScoresRecorded { get; set; }
+
+    /// <summary>
+    /// Seats that finished their run and then left (or timed out) while others still played: their run is over
+    /// (PROTOCOL: Finish), so it stays in the results and goes to the leaderboards.
+    /// </summary>
+    [Id(20)] public List<SeatRecord> FinishedDepartures { get; set; } = [];
 }
 
 /// <summary>One seated player; <see cref="Last"/> is the last applied input (checkpointed while running).</summary>

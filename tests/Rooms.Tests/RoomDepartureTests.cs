@@ -1,0 +1,95 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using PlayMusic.TestSupport;
+
+namespace PlayMusic.Rooms.Tests;
+
+/// <summary>
+/// What a player leaves behind: a finished run stays in the results and reaches the boards, and an emptied emote
+/// bucket stays empty across a leave and a join. Real silo and database, a <see cref="FakeTimeProvider"/> as clock.
+/// </summary>
+public sealed class RoomDepartureTests : SiloTest
+{
+    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly EventLogNode _events = new();
+    private RoomNode _node = null!;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        _node = new RoomNode("test-node", Grains.CreateObjectReference<IRoomNodeObserver>(_events));
+    }
+
+    protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
+
+    /// <summary>Three players in a running match, two seconds into the song.</summary>
+    private async Task<IGameRoomGrain> RunningMatchAsync(string songId)
+    {
+        var room = Grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        await room.CreateAsync(new CreateRoomCommand("runner", songId, 120_000, 3, true, RawJson.EmptyObject), new RoomMember("ann", "Ann"), "c1", _node);
+        await room.JoinAsync(new RoomMember("bob", "Bob"), "c2", _node, publicLobbyOnly: false);
+        await room.JoinAsync(new RoomMember("cat", "Cat"), "c3", _node, publicLobbyOnly: false);
+        await room.SetReadyAsync("ann", true, true);
+        await room.SetReadyAsync("bob", true, true);
+        var countdown = await room.SetReadyAsync("cat", true, true);
+        _time.Advance(TimeSpan.FromMilliseconds(countdown.StartsAt!.Value - _time.GetUtcNow().ToUnixTimeMilliseconds() + 2_000));
+        await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match runs");
+        return room;
+    }
+
+    [Fact]
+    public async Task A_run_finished_before_leaving_stays_in_the_results_and_reaches_the_boards()
+    {
+        var songId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var room = await RunningMatchAsync(songId);
+
+        await room.FinishAsync("ann", 4_000);
+        await room.LeaveAsync("ann");
+        await room.FinishAsync("bob", 100);
+        await room.FinishAsync("cat", 0);
+
+        await Poll.UntilAsync(() => _events.Results.Count > 0, "the results");
+        var ranking = Assert.Single(_events.Results).Ranking;
+        Assert.Equal([("ann", 4_000L, 1), ("bob", 100L, 2), ("cat", 0L, 3)], ranking.Select(r => (r.PlayerId, r.Score, r.Rank)));
+        await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 3, "all three runs are recorded");
+    }
+
+    [Fact]
+    public async Task When_everyone_else_quits_a_finished_run_still_reaches_the_boards()
+    {
+        var songId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var room = await RunningMatchAsync(songId);
+
+        await room.FinishAsync("ann", 4_000);
+        await room.LeaveAsync("ann");
+        await room.LeaveAsync("bob");
+        await room.LeaveAsync("cat");
+
+        await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 1, "the finished run is recorded");
+        Assert.Equal(4_000L, await Database.ScalarAsync<long>($"SELECT score FROM competition_runs WHERE game_id = '{songId}' AND player_id = 'ann'"));
+    }
+
+    [Fact]
+    public async Task Leaving_and_joining_again_does_not_refill_the_emote_burst()
+    {
+        var room = Grains.GetGrain<IGameRoomGrain>(Guid.NewGuid().ToString());
+        await room.CreateAsync(new CreateRoomCommand("runner", "song", 120_000, 3, true, RawJson.EmptyObject), new RoomMember("ann", "Ann"), "c1", _node);
+        await room.JoinAsync(new RoomMember("bob", "Bob"), "c2", _node, publicLobbyOnly: false);
+        for (var i = 0; i < 3; i++)
+        {
+            await room.EmoteAsync("bob", "wave");
+        }
+
+        await room.LeaveAsync("bob");
+        await room.JoinAsync(new RoomMember("bob", "Bob"), "c2", _node, publicLobbyOnly: false);
+        var limited = await Assert.ThrowsAsync<RoomException>(() => room.EmoteAsync("bob", "wave"));
+        Assert.Equal(RoomErrors.RateLimited, limited.Code);
+
+        // A second later the bucket has one emote again, as it would without the leave.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await room.EmoteAsync("bob", "wave");
+    }
+
+    private Task<long> RunsOfAsync(string songId) =>
+        Database.ScalarAsync<long>($"SELECT count(*) FROM competition_runs WHERE game_id = '{songId}'");
+}
