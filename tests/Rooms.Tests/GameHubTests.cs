@@ -90,6 +90,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Contains("x, y and z must be finite", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
             new { seq = 2, songTimeMs = 1000, x = 0.0, y = 1e300, z = 0.0, lane = 1, anim = "run", score = 100, combo = 0 }));  // beyond float
         await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput", Input(2, 10_000_000));    // faster than the cap
+        Assert.Contains("score and combo must be integers from 0 to 2147483647", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "SendInput",
+            new { seq = 2, songTimeMs = 1000, x = 0.0, y = 0.0, z = 0.0, lane = 1, anim = "run", score = 100, combo = 1L << 40 }));  // combo: int
         if (protocol == Protocol.MessagePack)
         {
             // Only MessagePack can carry a non-finite number.
@@ -327,7 +329,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await RunningMatchAsync(p1, p2);
 
         // Within the cap for the song time it claims (5,000/s for ~24 days), which the room has not played.
-        const long claimed = 10_000_000_000;
+        const long claimed = int.MaxValue;
         await p1.InvokeAsync("SendInput", Input(1, claimed, songTimeMs: int.MaxValue));
         var tick = await p2.NextAsync("Tick", t => t["players"]!.AsArray().Any(p => p!["seat"]!.GetValue<int>() == 0 && p["seq"]!.GetValue<long>() == 1));
         var score = tick["players"]!.AsArray().Single(p => p!["seat"]!.GetValue<int>() == 0)!["score"]!.GetValue<long>();

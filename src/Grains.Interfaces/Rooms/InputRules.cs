@@ -35,9 +35,10 @@ public static class InputRules
             return previous.Seq < 0 ? "seq must be a uint32" : $"seq must be a uint32 greater than the last one ({previous.Seq})";
         }
 
-        if (next.Score < 0 || next.Combo < 0)
+        // PROTOCOL §2: int ≥ 0.
+        if (next.Score is < 0 or > int.MaxValue || next.Combo is < 0 or > int.MaxValue)
         {
-            return "score and combo must not be negative";
+            return "score and combo must be integers from 0 to 2147483647";
         }
 
         // PROTOCOL §2 says int: a count-in before the music starts may run below zero.
