@@ -376,6 +376,16 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 2 && r["spectators"]!.GetValue<int>() == 0);
         await watcher.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
         await watcher.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady"); // no argument: the method says what is missing
+
+        // stream() of a method that answers once: a coded refusal too, and the connection stays.
+        var streamed = await Assert.ThrowsAsync<HubException>(async () =>
+        {
+            await foreach (var _ in watcher.Connection.StreamAsyncCore<object>("ListLiveRooms", [new { limit = 1 }]))
+            {
+            }
+        });
+        Assert.StartsWith("INVALID_ARGUMENT: ", streamed.Message);
+        await watcher.InvokeAsync("ListLiveRooms");
     }
 
     [Theory]

@@ -78,8 +78,14 @@ public sealed partial class CodedErrorProtocol(IHubProtocol inner) : IHubProtoco
         }
 
         // SignalR reports an argument it cannot bind to the method's type as "Failed to invoke 'X' due to an error on the server."
-        return error.StartsWith("Failed to invoke '", StringComparison.Ordinal) && error.Contains("due to an error on the server", StringComparison.Ordinal)
-            ? CompletionMessage.WithError(completion.InvocationId!, "INVALID_ARGUMENT: argument does not match the method's argument shape")
+        if (error.StartsWith("Failed to invoke '", StringComparison.Ordinal) && error.Contains("due to an error on the server", StringComparison.Ordinal))
+        {
+            return CompletionMessage.WithError(completion.InvocationId!, "INVALID_ARGUMENT: argument does not match the method's argument shape");
+        }
+
+        // A method called the wrong way: stream() for one that returns a single answer (none of ours streams).
+        return error.StartsWith("The client attempted to invoke the ", StringComparison.Ordinal)
+            ? CompletionMessage.WithError(completion.InvocationId!, $"INVALID_ARGUMENT: {error}")
             : message;
     }
 
