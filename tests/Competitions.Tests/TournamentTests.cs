@@ -124,6 +124,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
 
         Assert.Equal("WRONG_PORTAL", (await (await client.PostAsync($"/api/tournaments/{tournament.Id}/join", null)).ProblemAsync(HttpStatusCode.Forbidden)).Code);
         Assert.Equal("WRONG_PORTAL", (await (await client.PostAsync($"/api/tournaments/{tournament.Id}/join?portal=crazygames", null)).ProblemAsync(HttpStatusCode.Forbidden)).Code);
+        Assert.StartsWith("portal:", (await (await client.PostAsync($"/api/tournaments/{tournament.Id}/join?portal=%00%01", null)).ProblemAsync(HttpStatusCode.BadRequest)).Detail);
         var joined = await JoinAsync(tournament, player, "y8");
         Assert.Equal(1, joined.Entrants);
         Assert.Equal(1, (await JoinAsync(tournament, player, "y8")).Entrants); // idempotent

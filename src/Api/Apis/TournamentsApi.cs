@@ -174,8 +174,14 @@ public static class TournamentsApi
             return ProblemFor(TournamentError.NotFound, id);
         }
 
+        portal = QueryFilter.Optional(portal);
+        if (portal is not null && !LeaderboardApi.IsPortal(portal))
+        {
+            return ApiProblem.Invalid("portal", "must be 1 to 32 characters of a-z 0-9 _ -");
+        }
+
         var playerId = user.PlayerId();
-        portal = QueryFilter.Optional(portal) ?? await playerPortals.LatestAsync(playerId);
+        portal ??= await playerPortals.LatestAsync(playerId);
         var result = await grains.GetGrain<ITournamentGrain>(id.ToLowerInvariant()).JoinAsync(playerId, portal);
         if (result.Tournament is { } tournament)
         {
