@@ -37,4 +37,22 @@ public sealed class HubSpectatorTests(RoomHostFixture fixture) : IClassFixture<R
         Assert.InRange(watcher.Unread("Tick"), 0, 1);
         Assert.Equal(0, watcher.Unread("RoomState"));
     }
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Changing_role_in_the_same_room_answers_with_the_room_as_it_now_is(Protocol protocol)
+    {
+        await using var players = await fixture.PlayersAsync(protocol, "Host", "Guest");
+        var (p1, p2) = (players[0], players[1]);
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = $"role-{Guid.NewGuid():N}"[..20], songDurationMs = 120_000 }))!["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+
+        var watching = (await p2.InvokeAsync("Spectate", new { roomId }))!["room"]!;
+        Assert.Equal(["Host"], watching["players"]!.AsArray().Select(p => p!["displayName"]!.GetValue<string>()));
+        Assert.Equal(1, watching["spectators"]!.GetValue<int>());
+
+        var seated = (await p2.InvokeAsync("JoinRoom", new { roomId }))!["room"]!;
+        Assert.Equal(["Host", "Guest"], seated["players"]!.AsArray().Select(p => p!["displayName"]!.GetValue<string>()));
+        Assert.Equal(0, seated["spectators"]!.GetValue<int>());
+    }
 }

@@ -71,7 +71,7 @@ public sealed partial class GameHub(
         await Groups.AddToGroupAsync(Context.ConnectionId, RoomFanout.GroupOf(roomId));
         var joined = Seated(grant);
         await FinishMoveAsync(previous);
-        return joined;
+        return joined with { Room = await ViewAfterMoveAsync(previous, joined.Room) };
     }
 
     public async Task<RoomJoined> JoinRoom(JoinRoomArgs? args)
@@ -104,7 +104,7 @@ public sealed partial class GameHub(
 
         Context.Items[SessionKey] = new RoomSession(roomId, PlayerId, Seat: null, null);
         await FinishMoveAsync(previous);
-        return joined;
+        return joined with { Room = await ViewAfterMoveAsync(previous, joined.Room) };
     }
 
     public Task<IReadOnlyList<LiveRoom>> ListLiveRooms(ListLiveRoomsArgs? args)
@@ -286,6 +286,29 @@ public sealed partial class GameHub(
     }
 
     /// <summary>
+    /// The view a move answers with was taken before the connection left its old role: moving between seat and
+    /// spectator in one room, that old role still shows in it, so the room is asked again (the next RoomState would
+    /// correct it too). A failure keeps the first view: the move itself is done.
+    /// </summary>
+    private async Task<RoomView> ViewAfterMoveAsync(RoomSession? previous, RoomView view)
+    {
+        if (previous?.RoomId != view.RoomId || (previous.Seat is null) == (Session?.Seat is null))
+        {
+            return view;
+        }
+
+        try
+        {
+            return await grains.GetGrain<IGameRoomGrain>(view.RoomId).GetViewAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Connection {ConnectionId} changed its role in room {RoomId} but could not read the room again", Context.ConnectionId, view.RoomId);
+            return view;
+        }
+    }
+
+    /// <summary>
     /// SignalR runs <see cref="OnDisconnectedAsync"/> without waiting for the connection's running hub method:
     /// a connection that closed while the room was seating it found no session to release there, and its seat
     /// would stay connected (and its node would keep announcing it) for ever. Releasing twice is harmless.
@@ -326,7 +349,7 @@ public sealed partial class GameHub(
 
         var joined = Seated(grant);
         await FinishMoveAsync(previous);
-        return joined;
+        return joined with { Room = await ViewAfterMoveAsync(previous, joined.Room) };
     }
 
     /// <summary>
