@@ -152,9 +152,10 @@ public sealed partial class GameHub(
             throw Invalid("ghostOpacity", "must be 0.1..1.0");
         }
 
-        if (args.AvatarId is { Length: > 64 })
+        // Sent to every player in the room: no control characters (NUL, ESC, line breaks) in what their screens show.
+        if (args.AvatarId is { } avatarId && (avatarId.Length > 64 || avatarId.Any(char.IsControl)))
         {
-            throw Invalid("avatarId", "must be at most 64 characters");
+            throw Invalid("avatarId", "must be at most 64 characters, without control characters");
         }
 
         return SeatedRoom().CustomizeAsync(PlayerId, new Customization(args.GhostColor, args.GhostOpacity, args.AvatarId));
