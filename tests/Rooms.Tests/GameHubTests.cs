@@ -43,7 +43,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Equal(["roomId", "joinCode", "mode", "songId", "state", "hostSeat", "maxPlayers", "settings", "config", "players", "spectators"],
             room.AsObject().Select(p => p.Key).Where(k => k != "startsAt").ToArray());
 
-        var joined = (await p2.InvokeAsync("JoinRoom", new { joinCode = joinCode.ToLowerInvariant() }))!;
+        var joined = (await p2.InvokeAsync("JoinRoom", new { joinCode = $" {joinCode.ToLowerInvariant()}\n" }))!; // as pasted from a chat
         Assert.Equal(roomId, joined["room"]!["roomId"]!.GetValue<string>());
         Assert.Equal(1, joined["seat"]!.GetValue<int>());
         await p1.NextAsync("RoomState", r => r["players"]!.AsArray().Count == 2);

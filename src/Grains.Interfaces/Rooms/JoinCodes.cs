@@ -10,9 +10,13 @@ public static class JoinCodes
 
     public static string Generate() => RandomNumberGenerator.GetString(Alphabet, Length);
 
-    /// <summary>The canonical (upper-case) code, or null when <paramref name="code"/> cannot be one.</summary>
+    /// <summary>
+    /// The canonical (upper-case) code, or null when <paramref name="code"/> cannot be one. Spaces around it (a code
+    /// copied from a chat message) do not count.
+    /// </summary>
     public static string? Normalize(string? code)
     {
+        code = code?.Trim();
         if (code is not { Length: Length })
         {
             return null;
