@@ -38,6 +38,7 @@ public static class PlayMusicApp
         app.UsePlayMusicCors();
         app.Use(JsonCharset.CheckAsync);
         app.UseAuthentication();
+        app.UseAdminGate();
         app.UseAuthorization();
         app.MapOperationsApi();
         app.MapAuthApi();

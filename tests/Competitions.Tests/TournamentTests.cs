@@ -237,6 +237,20 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal(HttpStatusCode.Forbidden, (await player.DeleteAsync($"/api/admin/tournaments/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await Host.Http.GetAsync("/api/tournaments")).StatusCode);
         Assert.Equal(0L, await fixture.Database.ScalarAsync<long>("SELECT count(*) FROM tournaments WHERE title = 'T'"));
+
+        // All of /api/admin/** (PROTOCOL §1), also a method or a path no endpoint serves; an admin then gets 405/404.
+        using var admin = Host.Client(Host.AdminToken());
+        foreach (var (method, path, forAdmin) in new[]
+        {
+            (HttpMethod.Get, "/api/admin/tournaments", HttpStatusCode.MethodNotAllowed),
+            (HttpMethod.Get, "/api/admin/no-such-thing", HttpStatusCode.NotFound),
+        })
+        {
+            var unauthorized = await (await Host.Http.SendAsync(new HttpRequestMessage(method, path))).ProblemAsync(HttpStatusCode.Unauthorized);
+            Assert.Equal("UNAUTHORIZED", unauthorized.Code);
+            Assert.Equal("FORBIDDEN", (await (await player.SendAsync(new HttpRequestMessage(method, path))).ProblemAsync(HttpStatusCode.Forbidden)).Code);
+            Assert.Equal(forAdmin, (await admin.SendAsync(new HttpRequestMessage(method, path))).StatusCode);
+        }
     }
 
     [Theory]

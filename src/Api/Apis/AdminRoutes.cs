@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using PlayMusic.Api.Identity;
 
@@ -10,6 +12,32 @@ public static class AdminRoutes
     /// PAYLOAD_TOO_LARGE) instead of buffering up to its 30 MB default.
     /// </summary>
     public const int MaxBodyBytes = 64 * 1024;
+
+    private const string AdminPrefix = "/api/admin";
+
+    /// <summary>
+    /// PROTOCOL §1 guards all of <c>/api/admin/**</c>: 401 without a token and 403 for a player's, also on paths or
+    /// methods no endpoint serves, which would otherwise answer 404/405 to anyone and so list what exists. Runs
+    /// after authentication; preflights pass (CORS answers them).
+    /// </summary>
+    public static WebApplication UseAdminGate(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments(AdminPrefix) && !HttpMethods.IsOptions(context.Request.Method))
+            {
+                var authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
+                if (!(await authorization.AuthorizeAsync(context.User, IdentityExtensions.AdminPolicy)).Succeeded)
+                {
+                    await (context.User.Identity?.IsAuthenticated == true ? context.ForbidAsync() : context.ChallengeAsync());
+                    return;
+                }
+            }
+
+            await next(context);
+        });
+        return app;
+    }
 
     /// <summary>A group of admin-only endpoints (401 without a token, 403 for a player's), with bounded bodies.</summary>
     public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder endpoints, string prefix) =>
