@@ -320,6 +320,32 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal(1L, await _database.ScalarAsync<long>($"SELECT count(*) FROM telemetry_dropouts WHERE load_id = '{loadId}'"));
     }
 
+    [Fact]
+    public async Task Engine_bodies_are_read_in_the_charset_they_declare_and_an_unknown_one_is_415()
+    {
+        var session = await _engine.StartSessionAsync();
+        using (var perf = new HttpRequestMessage(HttpMethod.Post, $"/api/sessions/{session.SessionId}/perf")
+        {
+            Content = new ByteArrayContent(Encoding.Unicode.GetBytes("{\"steps\":{\"download\":1,\"config\":2,\"assets\":3,\"audio\":4}}")),
+        })
+        {
+            perf.Content.Headers.ContentType = new("application/json") { CharSet = "utf-16" };
+            perf.Headers.Add("X-Perf-Token", session.PerfToken);
+            Assert.Equal(HttpStatusCode.Accepted, (await _host.Http.SendAsync(perf)).StatusCode);
+        }
+
+        var loadId = Guid.NewGuid();
+        using var latin1 = new ByteArrayContent(Encoding.Latin1.GetBytes(
+            $"{{\"loadId\":\"{loadId}\",\"gameId\":\"g1\",\"referrer\":\"https://b\u00fccher.y8.com/\",\"stage\":\"audio\",\"elapsedMs\":5}}"));
+        latin1.Headers.ContentType = new("text/plain") { CharSet = "iso-8859-1" };
+        Assert.Equal(HttpStatusCode.NoContent, (await _host.Http.PostAsync("/api/beacon/dropout", latin1)).StatusCode);
+        Assert.Equal("y8", await _database.ScalarAsync<string>($"SELECT portal FROM telemetry_dropouts WHERE load_id = '{loadId}'"));
+
+        using var bogus = new StringContent($"{{\"loadId\":\"{Guid.NewGuid()}\",\"gameId\":\"g1\",\"stage\":\"audio\",\"elapsedMs\":5}}");
+        bogus.Headers.ContentType = new("text/plain") { CharSet = "bogus" };
+        await ProblemAssert.IsAsync(await _host.Http.PostAsync("/api/beacon/dropout", bogus), HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type");
+    }
+
     [Theory]
     [InlineData("/api/beacon/dropout", true)]
     [InlineData("/api/beacon/dropout", false)]

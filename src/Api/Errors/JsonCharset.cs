@@ -20,10 +20,9 @@ public static class JsonCharset
                 || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase)))
         {
             var charset = HeaderUtilities.RemoveQuotes(mediaType.Charset).Value ?? "";
-            if (!IsKnownEncoding(charset))
+            if (Named(charset) is null)
             {
-                await ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, ApiProblem.DefaultCode(StatusCodes.Status415UnsupportedMediaType),
-                    $"Content-Type: charset \"{charset}\" is not an encoding this server reads; send UTF-8").ExecuteAsync(context);
+                await Unsupported(charset).ExecuteAsync(context);
                 return;
             }
 
@@ -37,15 +36,20 @@ public static class JsonCharset
         await next(context);
     }
 
-    private static bool IsKnownEncoding(string charset)
+    /// <summary>The encoding a request's <c>charset</c> names (unquoted), or null when this runtime knows none by that name.</summary>
+    public static Encoding? Named(string charset)
     {
         try
         {
-            return charset.Length > 0 && Encoding.GetEncoding(charset) is not null;
+            return charset.Length > 0 ? Encoding.GetEncoding(charset) : null;
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
-            return false;
+            return null;
         }
     }
+
+    public static ProblemHttpResult Unsupported(string charset) =>
+        ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, ApiProblem.DefaultCode(StatusCodes.Status415UnsupportedMediaType),
+            $"Content-Type: charset \"{charset}\" is not an encoding this server reads; send UTF-8");
 }

@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
 using PlayMusic.Api.Errors;
 
 namespace PlayMusic.Api.Telemetry;
@@ -31,10 +33,27 @@ public static class EngineBody
                 textPlain ? "body: send text/plain or application/json" : "body: send application/json"));
         }
 
+        // As bound bodies are read: in the charset the request declares (browsers send UTF-8, the default).
+        Encoding? encoding = null;
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) && parsed.Charset.HasValue)
+        {
+            var charset = HeaderUtilities.RemoveQuotes(parsed.Charset).Value ?? "";
+            encoding = JsonCharset.Named(charset);
+            if (encoding is null)
+            {
+                return (null, JsonCharset.Unsupported(charset));
+            }
+        }
+
         using var buffer = new MemoryStream();
         // Beyond the group's RequestSizeLimit this throws Kestrel's 413, answered as PAYLOAD_TOO_LARGE.
         await request.Body.CopyToAsync(buffer, context.RequestAborted);
         var body = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+        if (encoding is not null && encoding.CodePage != Encoding.UTF8.CodePage)
+        {
+            body = Encoding.UTF8.GetBytes(encoding.GetString(body));
+        }
+
         body = body.StartsWith(Utf8Bom) ? body[Utf8Bom.Length..] : body;
         if (body.IsEmpty)
         {
