@@ -43,10 +43,10 @@ public sealed class RoomDepartureTests : SiloTest
         var songId = "song-" + Guid.NewGuid().ToString("N")[..8];
         var room = await RunningMatchAsync(songId);
 
-        await room.FinishAsync("ann", 4_000);
-        await room.LeaveAsync("ann");
-        await room.FinishAsync("bob", 100);
-        await room.FinishAsync("cat", 0);
+        await room.FinishAsync("ann", 4_000, "c1");
+        await room.LeaveAsync("ann", "c1");
+        await room.FinishAsync("bob", 100, "c2");
+        await room.FinishAsync("cat", 0, "c3");
 
         await Poll.UntilAsync(() => _events.Results.Count > 0, "the results");
         var ranking = Assert.Single(_events.Results).Ranking;
@@ -60,10 +60,10 @@ public sealed class RoomDepartureTests : SiloTest
         var songId = "song-" + Guid.NewGuid().ToString("N")[..8];
         var room = await RunningMatchAsync(songId);
 
-        await room.FinishAsync("ann", 4_000);
-        await room.LeaveAsync("ann");
-        await room.LeaveAsync("bob");
-        await room.LeaveAsync("cat");
+        await room.FinishAsync("ann", 4_000, "c1");
+        await room.LeaveAsync("ann", "c1");
+        await room.LeaveAsync("bob", "c2");
+        await room.LeaveAsync("cat", "c3");
 
         await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 1, "the finished run is recorded");
         Assert.Equal(4_000L, await Database.ScalarAsync<long>($"SELECT score FROM competition_runs WHERE game_id = '{songId}' AND player_id = 'ann'"));
@@ -80,7 +80,7 @@ public sealed class RoomDepartureTests : SiloTest
             await room.EmoteAsync("bob", "wave");
         }
 
-        await room.LeaveAsync("bob");
+        await room.LeaveAsync("bob", "c2");
         await room.JoinAsync(new RoomMember("bob", "Bob"), "c2", _node, publicLobbyOnly: false);
         var limited = await Assert.ThrowsAsync<RoomException>(() => room.EmoteAsync("bob", "wave"));
         Assert.Equal(RoomErrors.RateLimited, limited.Code);
@@ -88,6 +88,26 @@ public sealed class RoomDepartureTests : SiloTest
         // A second later the bucket has one emote again, as it would without the leave.
         _time.Advance(TimeSpan.FromSeconds(1));
         await room.EmoteAsync("bob", "wave");
+    }
+
+    [Fact]
+    public async Task A_connection_whose_seat_was_taken_over_can_neither_leave_nor_finish_for_it()
+    {
+        var room = await RunningMatchAsync("song-" + Guid.NewGuid().ToString("N")[..8]);
+
+        // Ann's other tab resumes her seat; the first tab still thinks it is seated (after a room reactivation
+        // nobody could tell it otherwise).
+        await room.ResumeAsync("ann", 0, "c1-other-tab", _node);
+        var leave = await Assert.ThrowsAsync<RoomException>(() => room.LeaveAsync("ann", "c1"));
+        var finish = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("ann", 10, "c1"));
+        Assert.Equal((RoomErrors.NotInRoom, RoomErrors.NotInRoom), (leave.Code, finish.Code));
+        Assert.Contains((await room.GetViewAsync()).Players, p => p.PlayerId == "ann");
+
+        await room.FinishAsync("ann", 1_000, "c1-other-tab");
+        await room.FinishAsync("bob", 100, "c2");
+        await room.FinishAsync("cat", 0, "c3");
+        await Poll.UntilAsync(() => _events.Results.Count > 0, "the results");
+        Assert.Equal(1_000, Assert.Single(_events.Results).Ranking.Single(r => r.PlayerId == "ann").Score);
     }
 
     private Task<long> RunsOfAsync(string songId) =>

@@ -22,8 +22,8 @@ public sealed class RoomScoresTests : DatabaseTest
             await room.SetReadyAsync("p1", true, true);
             await room.SetReadyAsync("p2", true, true);
             await Poll.UntilAsync(async () => (await room.GetViewAsync()).State == "running", "the match starts");
-            await room.FinishAsync("p1", 0);
-            await room.FinishAsync("p2", 0);
+            await room.FinishAsync("p1", 0, "c1");
+            await room.FinishAsync("p2", 0, "c2");
             Assert.Equal("finished", (await room.GetViewAsync()).State);
             Assert.Equal(0L, await RunsOfAsync(songId));
         }

@@ -207,8 +207,8 @@ public sealed class RoomTimingTests : SiloTest
 
         // p2's connection drops; the match ends while the room knows no connection on the other node.
         await room.DisconnectAsync("p2", "c2");
-        await room.FinishAsync("p1", 0);
-        await room.FinishAsync("p2", 0);
+        await room.FinishAsync("p1", 0, "c1");
+        await room.FinishAsync("p2", 0, "c2");
         await Poll.UntilAsync(() => !_node.Results.IsEmpty, "results on the node that was attached");
         Assert.Empty(otherNodeEvents.Results);
 

@@ -206,14 +206,14 @@ public sealed class RoomWriteFailureTests : SiloTest
         // A retried ready of the call that started the match finds its change made.
         Assert.Equal("running", (await room.SetReadyAsync("p2", true, true)).State);
 
-        await room.FinishAsync("p1", 0);
+        await room.FinishAsync("p1", 0, "c1");
         _storage.FailRoomWrites = true;
-        var refused = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("p2", 0));
+        var refused = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("p2", 0, "c2"));
         Assert.Equal(RoomErrors.Unavailable, refused.Code);
         Assert.Equal("finished", (await room.GetViewAsync()).State);
 
         _storage.FailRoomWrites = false;
-        await room.FinishAsync("p2", 0); // was INVALID_ARGUMENT: the room is Finished, not running
+        await room.FinishAsync("p2", 0, "c2"); // was INVALID_ARGUMENT: the room is Finished, not running
         Assert.Equal("finished", (await room.GetViewAsync()).State);
     }
 

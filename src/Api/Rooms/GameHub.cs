@@ -217,7 +217,7 @@ public sealed partial class GameHub(
             throw Invalid("score", "must be an integer ≥ 0");
         }
 
-        return SeatedRoom().FinishAsync(PlayerId, score);
+        return SeatedRoom().FinishAsync(PlayerId, score, Context.ConnectionId);
     }
 
     /// <summary>Frees the seat, or stops watching for a spectator.</summary>
@@ -405,7 +405,7 @@ public sealed partial class GameHub(
         var room = grains.GetGrain<IGameRoomGrain>(session.RoomId);
         try
         {
-            await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId));
+            await (session.Seat is null ? room.StopSpectatingAsync(Context.ConnectionId) : room.LeaveAsync(PlayerId, Context.ConnectionId));
         }
         catch (RoomException e) when (e.Code == RoomErrors.NotInRoom)
         {

@@ -90,7 +90,8 @@ public interface IGameRoomGrain : IGrainWithStringKey
 
     Task<SpectatorJoined> SpectateAsync(string connectionId, RoomNode node);
 
-    Task LeaveAsync(string playerId);
+    /// <param name="connectionId">the caller's connection: one the seat was taken from (another tab or device resumed it) no longer speaks for it.</param>
+    Task LeaveAsync(string playerId, string connectionId);
 
     Task StopSpectatingAsync(string connectionId);
 
@@ -107,7 +108,8 @@ public interface IGameRoomGrain : IGrainWithStringKey
 
     Task TriggerStemAsync(string playerId, string stemId, bool active);
 
-    Task FinishAsync(string playerId, long score);
+    /// <param name="connectionId">as for <see cref="LeaveAsync"/>.</param>
+    Task FinishAsync(string playerId, long score, string connectionId);
 
     /// <summary>Inputs batched by one node per tick period; one-way so senders never wait on the room.</summary>
     [OneWay]

@@ -288,9 +288,9 @@ public sealed class GameRoomGrain(
         return Task.CompletedTask;
     }
 
-    public async Task LeaveAsync(string playerId)
+    public async Task LeaveAsync(string playerId, string connectionId)
     {
-        var seat = RequireSeat(playerId);
+        var seat = RequireSeatHeldBy(playerId, connectionId);
         await RemoveSeatAsync(seat, LeaveReason.Left);
         ThrowIfUnstored();
     }
@@ -459,9 +459,9 @@ public sealed class GameRoomGrain(
         return Task.CompletedTask;
     }
 
-    public async Task FinishAsync(string playerId, long score)
+    public async Task FinishAsync(string playerId, long score, string connectionId)
     {
-        var seat = RequireSeat(playerId);
+        var seat = RequireSeatHeldBy(playerId, connectionId);
         if (seat.Finished && seat.Last.Score == score)
         {
             // A retry (the first was answered UNAVAILABLE, or its answer was lost), maybe of the call that ended the match.
@@ -1337,6 +1337,22 @@ public sealed class GameRoomGrain(
     {
         EnsureExists();
         return FindSeat(playerId) ?? throw new RoomException(RoomErrors.NotInRoom, $"you have no seat in room {RoomId}");
+    }
+
+    /// <summary>
+    /// The player's seat, for a call that must come from the connection holding it. The room tells a node when a
+    /// seat it served was taken over, but after a reactivation it cannot: until that node re-attaches, the old tab's
+    /// leave or finish would free or end the seat the new one plays in.
+    /// </summary>
+    private SeatRecord RequireSeatHeldBy(string playerId, string connectionId)
+    {
+        var seat = RequireSeat(playerId);
+        if (_seatConnections.TryGetValue(seat.Seat, out var holder) && holder.ConnectionId != connectionId)
+        {
+            throw new RoomException(RoomErrors.NotInRoom, $"your seat in room {RoomId} is now held by another connection (another tab or device)");
+        }
+
+        return seat;
     }
 
     private readonly record struct SeatConnection(string ConnectionId, string NodeId);
