@@ -36,10 +36,10 @@ public static class PlayMusicApp
         var app = builder.Build();
         app.UsePlayMusicErrors();
         app.UsePlayMusicCors();
-        app.Use(JsonCharset.CheckAsync);
         app.UseAuthentication();
         app.UseAdminGate();
         app.UseAuthorization();
+        app.Use(JsonCharset.CheckAsync);
         app.MapOperationsApi();
         app.MapAuthApi();
         app.MapConfigApi();

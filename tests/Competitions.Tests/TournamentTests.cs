@@ -244,6 +244,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         {
             (HttpMethod.Get, "/api/admin/tournaments", HttpStatusCode.MethodNotAllowed),
             (HttpMethod.Get, "/api/admin/no-such-thing", HttpStatusCode.NotFound),
+            (HttpMethod.Options, "/api/admin/tournaments", HttpStatusCode.MethodNotAllowed), // no CORS preflight: gated too
         })
         {
             var unauthorized = await (await Host.Http.SendAsync(new HttpRequestMessage(method, path))).ProblemAsync(HttpStatusCode.Unauthorized);

@@ -318,6 +318,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [Theory]
     [InlineData("application/json; charset=\"utf-8\"", HttpStatusCode.OK)]
     [InlineData("application/json; charset=UTF-8", HttpStatusCode.OK)]
+    [InlineData("application/json; charset=utf8", HttpStatusCode.OK)] // what browsers' encoding standard also reads as UTF-8
     [InlineData("application/json; charset=bogus", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("application/json; charset=", HttpStatusCode.UnsupportedMediaType)]
     [InlineData("application/json; charset=utf-7", HttpStatusCode.UnsupportedMediaType)]
@@ -336,6 +337,23 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
             var problem = await AssertProblem(response, expected, "UNSUPPORTED_MEDIA_TYPE");
             Assert.StartsWith("Content-Type:", problem.GetProperty("detail").GetString());
         }
+    }
+
+    [Fact]
+    public async Task An_unknown_charset_is_judged_only_where_a_body_is_bound_and_after_the_token()
+    {
+        HttpRequestMessage Request(HttpMethod method, string path)
+        {
+            var request = new HttpRequestMessage(method, path) { Content = new ByteArrayContent("{}"u8.ToArray()) };
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=bogus");
+            return request;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await _host.Http.SendAsync(Request(HttpMethod.Get, "/healthz"))).StatusCode);
+        await AssertProblem(await _host.Http.SendAsync(Request(HttpMethod.Post, "/api/sessions")), HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        await AssertProblem(await _host.Http.SendAsync(Request(HttpMethod.Put, "/api/admin/config/modes/drift")), HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        using var admin = _host.Client(_host.AdminToken());
+        await AssertProblem(await admin.SendAsync(Request(HttpMethod.Put, "/api/admin/config/modes/drift")), HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE");
     }
 
     [Fact]

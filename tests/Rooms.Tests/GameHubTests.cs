@@ -56,6 +56,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Equal("#12AB34", customized["players"]![1]!["ghostColor"]!.GetValue<string>());
         await p2.FailsWithAsync(RoomErrors.InvalidArgument, "Customize", new { ghostColor = "red" });
         Assert.Contains("avatarId", await p2.FailsWithAsync(RoomErrors.InvalidArgument, "Customize", new { avatarId = "fox\u001b[2J" }));
+        Assert.Contains("avatarId", await p2.FailsWithAsync(RoomErrors.InvalidArgument, "Customize", new { avatarId = "fox\u202Eevil" }));
 
         await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
         var before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -344,6 +344,11 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         using var bogus = new StringContent($"{{\"loadId\":\"{Guid.NewGuid()}\",\"gameId\":\"g1\",\"stage\":\"audio\",\"elapsedMs\":5}}");
         bogus.Headers.ContentType = new("text/plain") { CharSet = "bogus" };
         await ProblemAssert.IsAsync(await _host.Http.PostAsync("/api/beacon/dropout", bogus), HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Content-Type");
+
+        // The perf token is judged before the body, whatever its charset.
+        using var foreign = new StringContent("{}");
+        foreign.Headers.ContentType = new("application/json") { CharSet = "bogus" };
+        await ProblemAssert.IsAsync(await _host.Http.PostAsync($"/api/sessions/{session.SessionId}/end", foreign), HttpStatusCode.Forbidden, "FORBIDDEN");
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Net.Http.Headers;
 using PlayMusic.Api.Identity;
 
 namespace PlayMusic.Api.Apis;
@@ -18,13 +19,13 @@ public static class AdminRoutes
     /// <summary>
     /// PROTOCOL §1 guards all of <c>/api/admin/**</c>: 401 without a token and 403 for a player's, also on paths or
     /// methods no endpoint serves, which would otherwise answer 404/405 to anyone and so list what exists. Runs
-    /// after authentication; preflights pass (CORS answers them).
+    /// after authentication; CORS preflights pass (the CORS middleware answers them).
     /// </summary>
     public static WebApplication UseAdminGate(this WebApplication app)
     {
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments(AdminPrefix) && !HttpMethods.IsOptions(context.Request.Method))
+            if (context.Request.Path.StartsWithSegments(AdminPrefix) && !IsPreflight(context.Request))
             {
                 var authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
                 if (!(await authorization.AuthorizeAsync(context.User, IdentityExtensions.AdminPolicy)).Succeeded)
@@ -38,6 +39,10 @@ public static class AdminRoutes
         });
         return app;
     }
+
+    /// <summary>A CORS preflight carries no token by design; any other OPTIONS is gated like the other methods.</summary>
+    private static bool IsPreflight(HttpRequest request) =>
+        HttpMethods.IsOptions(request.Method) && request.Headers.ContainsKey(HeaderNames.AccessControlRequestMethod);
 
     /// <summary>A group of admin-only endpoints (401 without a token, 403 for a player's), with bounded bodies.</summary>
     public static RouteGroupBuilder MapAdminGroup(this IEndpointRouteBuilder endpoints, string prefix) =>

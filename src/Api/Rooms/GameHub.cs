@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
+using PlayMusic.Api.Apis;
 using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;
@@ -152,10 +153,10 @@ public sealed partial class GameHub(
             throw Invalid("ghostOpacity", "must be 0.1..1.0");
         }
 
-        // Sent to every player in the room: no control characters (NUL, ESC, line breaks) in what their screens show.
-        if (args.AvatarId is { } avatarId && (avatarId.Length > 64 || avatarId.Any(char.IsControl)))
+        // Sent to every player in the room: nothing invisible or disruptive (NUL, ESC, line breaks, direction overrides).
+        if (args.AvatarId is { } avatarId && (avatarId.Length > 64 || (avatarId.Length > 0 && !VisibleText.Shows(avatarId))))
         {
-            throw Invalid("avatarId", "must be at most 64 characters, without control characters");
+            throw Invalid("avatarId", "must be at most 64 characters of visible text, without control, formatting or line-break characters");
         }
 
         return SeatedRoom().CustomizeAsync(PlayerId, new Customization(args.GhostColor, args.GhostOpacity, args.AvatarId));
