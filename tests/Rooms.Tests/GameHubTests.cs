@@ -379,14 +379,19 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await watcher.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
         await watcher.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady"); // no argument: the method says what is missing
 
-        // stream() of a method that answers once: a coded refusal too, and the connection stays.
-        var streamed = await Assert.ThrowsAsync<HubException>(async () =>
+        // stream() of a method that answers once, with its argument or without: a coded refusal too (not a run of the
+        // method), and the connection stays.
+        foreach (object?[] args in new[] { new object?[] { new { limit = 1 } }, [] })
         {
-            await foreach (var _ in watcher.Connection.StreamAsyncCore<object>("ListLiveRooms", [new { limit = 1 }]))
+            var streamed = await Assert.ThrowsAsync<HubException>(async () =>
             {
-            }
-        });
-        Assert.StartsWith("INVALID_ARGUMENT: ", streamed.Message);
+                await foreach (var _ in watcher.Connection.StreamAsyncCore<object>("ListLiveRooms", args))
+                {
+                }
+            });
+            Assert.StartsWith("INVALID_ARGUMENT: ", streamed.Message);
+        }
+
         await watcher.InvokeAsync("ListLiveRooms");
     }
 

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Text.Json;
 using System.Text.RegularExpressions;
+using MessagePack;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
@@ -31,6 +33,7 @@ public sealed partial class CodedErrorProtocol(IHubProtocol inner) : IHubProtoco
     /// </summary>
     public bool TryParseMessage(ref ReadOnlySequence<byte> input, IInvocationBinder binder, [NotNullWhen(true)] out HubMessage? message)
     {
+        var start = input;
         if (!inner.TryParseMessage(ref input, binder, out message))
         {
             return false;
@@ -39,10 +42,63 @@ public sealed partial class CodedErrorProtocol(IHubProtocol inner) : IHubProtoco
         if (message is InvocationBindingFailureMessage { BindingFailure.SourceException: InvalidDataException { Message: var failure } } unbound
             && failure.StartsWith(NoArgumentForOne, StringComparison.Ordinal))
         {
-            message = new InvocationMessage(unbound.InvocationId, unbound.Target, [null]);
+            // A stream() call stays one, so SignalR refuses it as such (none of our methods streams) instead of running it.
+            message = IsStreamInvocation(start.Slice(0, input.Start))
+                ? new StreamInvocationMessage(unbound.InvocationId!, unbound.Target, [null])
+                : new InvocationMessage(unbound.InvocationId, unbound.Target, [null]);
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Whether one framed message is a stream invocation (type 4): the binding failure it was parsed into does not say.
+    /// JSON: an object ending in the record separator; MessagePack: a varint length, then an array led by the type.
+    /// </summary>
+    private bool IsStreamInvocation(ReadOnlySequence<byte> frame)
+    {
+        const int StreamInvocation = HubProtocolConstants.StreamInvocationMessageType;
+        try
+        {
+            if (TransferFormat == TransferFormat.Text)
+            {
+                var reader = new Utf8JsonReader(frame.Slice(0, frame.Length - 1));
+                reader.Read();
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isType = reader.ValueTextEquals("type"u8);
+                    reader.Read();
+                    if (isType)
+                    {
+                        return reader.TokenType == JsonTokenType.Number && reader.GetInt32() == StreamInvocation;
+                    }
+
+                    reader.Skip();
+                }
+
+                return false;
+            }
+
+            var lengthBytes = 0;
+            foreach (var segment in frame)
+            {
+                foreach (var b in segment.Span)
+                {
+                    lengthBytes++;
+                    if ((b & 0x80) == 0)
+                    {
+                        var payload = new MessagePackReader(frame.Slice(lengthBytes));
+                        return payload.ReadArrayHeader() > 0 && payload.ReadInt32() == StreamInvocation;
+                    }
+                }
+            }
+
+            return false;
+        }
+        catch (Exception e) when (e is JsonException or MessagePackSerializationException or EndOfStreamException)
+        {
+            return false;
+        }
     }
 
     public void WriteMessage(HubMessage message, IBufferWriter<byte> output) => inner.WriteMessage(Recode(message), output);
