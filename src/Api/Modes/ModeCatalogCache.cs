@@ -14,6 +14,12 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A refresh sent to a silo that just died waits for Orleans' 30 s response timeout; the loop stops waiting for it
+    /// sooner, and the next refresh finds the grain where the cluster moved it, so a change still arrives within seconds.
+    /// </summary>
+    private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(2);
+
     private CachedModeCatalog? _current;
 
     public async ValueTask<CachedModeCatalog> GetAsync() => Volatile.Read(ref _current) ?? await RefreshAsync();
@@ -58,7 +64,7 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
         {
             try
             {
-                await RefreshAsync();
+                await RefreshAsync().WaitAsync(RefreshTimeout, stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
