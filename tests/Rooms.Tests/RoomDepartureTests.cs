@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using PlayMusic.Competitions;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
@@ -52,6 +53,26 @@ public sealed class RoomDepartureTests : SiloTest
         var ranking = Assert.Single(_events.Results).Ranking;
         Assert.Equal([("ann", 4_000L, 1), ("bob", 100L, 2), ("cat", 0L, 3)], ranking.Select(r => (r.PlayerId, r.Score, r.Rank)));
         await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 3, "all three runs are recorded");
+    }
+
+    [Fact]
+    public async Task Each_run_ends_when_its_player_finished_so_the_earlier_of_a_tie_ranks_first()
+    {
+        var songId = "song-" + Guid.NewGuid().ToString("N")[..8];
+        var room = await RunningMatchAsync(songId);
+
+        await room.FinishAsync("bob", 300, "c2");
+        _time.Advance(TimeSpan.FromMilliseconds(1_500));
+        await room.FinishAsync("ann", 300, "c1");
+        _time.Advance(TimeSpan.FromMilliseconds(1_500));
+        await room.FinishAsync("cat", 0, "c3");
+
+        await Poll.UntilAsync(async () => await RunsOfAsync(songId) == 3, "all three runs are recorded");
+        var bobEnded = await Database.ScalarAsync<long>($"SELECT ended_at FROM competition_runs WHERE game_id = '{songId}' AND player_id = 'bob'");
+        var annEnded = await Database.ScalarAsync<long>($"SELECT ended_at FROM competition_runs WHERE game_id = '{songId}' AND player_id = 'ann'");
+        Assert.Equal(1_500, annEnded - bobEnded);
+        var top = (await Grains.GetGrain<ILeaderboardGrain>(BoardKeys.Global(songId)).GetPageAsync(new LeaderboardQuery(2, null, false))).Entries;
+        Assert.Equal(["bob", "ann"], top.Select(e => e.PlayerId)); // "ann" would come first on the player-id tie-break
     }
 
     [Fact]

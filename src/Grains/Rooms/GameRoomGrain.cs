@@ -483,6 +483,7 @@ public sealed class GameRoomGrain(
 
         seat.Last = seat.Last with { Score = score };
         seat.Finished = true;
+        seat.FinishedAt = NowMs;
         _dirtySeats.Add(seat.Seat);
         if (Room.Seats.All(s => s.Finished))
         {
@@ -890,6 +891,7 @@ public sealed class GameRoomGrain(
             .OrderBy(r => r.Rank).ThenBy(r => r.Seat)
             .ToList();
         Room.Results = new ResultsEvent(RoomId, ranking, Room.Coop ? CoopScore() : null, Room.FinishedAt.Value - (Room.StartedAt ?? Room.FinishedAt.Value));
+        Room.RunEndedAt = runs.DistinctBy(s => s.PlayerId).ToDictionary(s => s.PlayerId, s => s.FinishedAt ?? Room.FinishedAt.Value);
         // The results go out even when their write fails (retried); their scores wait until they are stored.
         await PersistAndBroadcastAsync();
         foreach (var target in _targets)
@@ -922,7 +924,8 @@ public sealed class GameRoomGrain(
         try
         {
             await Task.WhenAll(results.Ranking.Select(r => scores.RecordAsync(new CompletedRun(
-                $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs, Room.FinishedAt!.Value))));
+                $"{RoomId}:{r.PlayerId}", r.PlayerId, r.DisplayName, Room.SongId, Room.Mode, "", r.Score, results.DurationMs,
+                Room.RunEndedAt.GetValueOrDefault(r.PlayerId, Room.FinishedAt!.Value)))));
         }
         catch (Exception ex)
         {

@@ -35,6 +35,13 @@ public sealed class GameRoomState
     /// (PROTOCOL: Finish), so it stays in the results and goes to the leaderboards.
     /// </summary>
     [Id(20)] public List<SeatRecord> FinishedDepartures { get; set; } = [];
+
+    /// <summary>
+    /// Each ranked player's run end (epoch ms), fixed with the results: when their <c>Finish</c> set the score, or the
+    /// match's end for a seat the song's end finished. It is the run's <c>EndedAt</c>, so the earlier finisher wins a tie
+    /// on the boards. Empty in rooms stored before it existed: their runs end at <see cref="FinishedAt"/>.
+    /// </summary>
+    [Id(21)] public Dictionary<string, long> RunEndedAt { get; set; } = [];
 }
 
 /// <summary>One seated player; <see cref="Last"/> is the last applied input (checkpointed while running).</summary>
@@ -54,4 +61,7 @@ public sealed class SeatRecord
 
     /// <summary>When the connection dropped (epoch ms); null while connected.</summary>
     [Id(10)] public long? DisconnectedAt { get; set; }
+
+    /// <summary>When <c>Finish</c> last set this seat's score (epoch ms); null until then.</summary>
+    [Id(11)] public long? FinishedAt { get; set; }
 }
