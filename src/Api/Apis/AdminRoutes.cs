@@ -19,13 +19,15 @@ public static class AdminRoutes
     /// <summary>
     /// PROTOCOL §1 guards all of <c>/api/admin/**</c>: 401 without a token and 403 for a player's, also on paths or
     /// methods no endpoint serves, which would otherwise answer 404/405 to anyone and so list what exists. Runs
-    /// after authentication; CORS preflights pass (the CORS middleware answers them).
+    /// after authentication, for requests no admin endpoint takes; CORS preflights pass (the CORS middleware answers them).
     /// </summary>
     public static WebApplication UseAdminGate(this WebApplication app)
     {
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments(AdminPrefix) && !IsPreflight(context.Request))
+            // Endpoints of the admin groups carry the policy, which UseAuthorization applies: judged once, there.
+            if (context.Request.Path.StartsWithSegments(AdminPrefix) && !IsPreflight(context.Request)
+                && context.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>() is null)
             {
                 var authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
                 if (!(await authorization.AuthorizeAsync(context.User, IdentityExtensions.AdminPolicy)).Succeeded)

@@ -17,21 +17,18 @@ public static class JsonCharset
     {
         var request = context.Request;
         if (context.GetEndpoint()?.Metadata.GetMetadata<IAcceptsMetadata>() is not null
-            && request.ContentType is { } contentType
-            && MediaTypeHeaderValue.TryParse(contentType, out var mediaType)
-            && mediaType.Charset.HasValue
-            && (mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
-                || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase)))
+            && MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType)
+            && IsJson(mediaType)
+            && mediaType.Charset.HasValue)
         {
-            var charset = HeaderUtilities.RemoveQuotes(mediaType.Charset).Value ?? "";
-            if (Named(charset) is not { } encoding)
+            if (Declared(mediaType, out var refusal) is not { } encoding)
             {
-                await Unsupported(charset).ExecuteAsync(context);
+                await refusal!.ExecuteAsync(context);
                 return;
             }
 
             // The framework's reader knows encodings by their .NET names only (not "utf8", not quoted).
-            if (charset != mediaType.Charset.Value || !charset.Equals(encoding.WebName, StringComparison.OrdinalIgnoreCase))
+            if (!mediaType.Charset.Equals(encoding.WebName, StringComparison.OrdinalIgnoreCase))
             {
                 mediaType.Charset = encoding.WebName;
                 request.ContentType = mediaType.ToString();
@@ -41,11 +38,36 @@ public static class JsonCharset
         await next(context);
     }
 
+    /// <summary><c>application/json</c> or a <c>+json</c> type, as the framework's <c>HasJsonContentType</c> judges it.</summary>
+    public static bool IsJson(MediaTypeHeaderValue mediaType) =>
+        mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+        || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>
-    /// The encoding a request's <c>charset</c> names (unquoted), or null when this runtime knows none by that name;
-    /// <c>utf8</c>, which browsers' encoding standard also reads as UTF-8, included.
+    /// The encoding the media type's <c>charset</c> names (quoted or not), null without one; null too when it names none
+    /// this runtime knows, with the 415 to answer in <paramref name="refusal"/>. <c>utf8</c>, which browsers' encoding
+    /// standard also reads as UTF-8, is UTF-8.
     /// </summary>
-    public static Encoding? Named(string charset)
+    public static Encoding? Declared(MediaTypeHeaderValue mediaType, out ProblemHttpResult? refusal)
+    {
+        refusal = null;
+        if (!mediaType.Charset.HasValue)
+        {
+            return null;
+        }
+
+        var charset = HeaderUtilities.RemoveQuotes(mediaType.Charset).Value ?? "";
+        var encoding = Named(charset);
+        if (encoding is null)
+        {
+            refusal = ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, ApiProblem.DefaultCode(StatusCodes.Status415UnsupportedMediaType),
+                $"Content-Type: charset \"{charset}\" is not an encoding this server reads; send UTF-8");
+        }
+
+        return encoding;
+    }
+
+    private static Encoding? Named(string charset)
     {
         if (charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
         {
@@ -61,8 +83,4 @@ public static class JsonCharset
             return null;
         }
     }
-
-    public static ProblemHttpResult Unsupported(string charset) =>
-        ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, ApiProblem.DefaultCode(StatusCodes.Status415UnsupportedMediaType),
-            $"Content-Type: charset \"{charset}\" is not an encoding this server reads; send UTF-8");
 }

@@ -26,23 +26,21 @@ public static class EngineBody
             return (null, null);
         }
 
+        // One parse of the Content-Type serves the JSON check and the charset.
+        var parsed = MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType);
         var mediaType = request.ContentType?.Split(';')[0].Trim().ToLowerInvariant();
-        if (!request.HasJsonContentType() && !(textPlain && mediaType is null or "" or "text/plain"))
+        if (!(parsed && JsonCharset.IsJson(contentType!)) && !(textPlain && mediaType is null or "" or "text/plain"))
         {
             return (null, ApiProblem.Create(StatusCodes.Status415UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
                 textPlain ? "body: send text/plain or application/json" : "body: send application/json"));
         }
 
         // As bound bodies are read: in the charset the request declares (browsers send UTF-8, the default).
-        Encoding? encoding = null;
-        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed) && parsed.Charset.HasValue)
+        ProblemHttpResult? refusal = null;
+        var encoding = parsed ? JsonCharset.Declared(contentType!, out refusal) : null;
+        if (refusal is not null)
         {
-            var charset = HeaderUtilities.RemoveQuotes(parsed.Charset).Value ?? "";
-            encoding = JsonCharset.Named(charset);
-            if (encoding is null)
-            {
-                return (null, JsonCharset.Unsupported(charset));
-            }
+            return (null, refusal);
         }
 
         using var buffer = new MemoryStream();
