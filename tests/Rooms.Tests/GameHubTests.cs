@@ -47,6 +47,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         Assert.Equal(roomId, joined["room"]!["roomId"]!.GetValue<string>());
         Assert.Equal(1, joined["seat"]!.GetValue<int>());
         await p1.NextAsync("RoomState", r => r["players"]!.AsArray().Count == 2);
+        Assert.Equal("", joined["room"]!["players"]![1]!["avatarId"]!.GetValue<string>()); // no avatar chosen yet: a string, not null
 
         await p2.FailsWithAsync(RoomErrors.ConfigNotLoaded, "SetReady", new { ready = true, configLoaded = false });
         await p2.FailsWithAsync(RoomErrors.NotHost, "UpdateSettings", new { showScores = false });
@@ -684,7 +685,7 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
     {
         var options = fixture.Host.Services.GetRequiredService<IOptions<MessagePackHubProtocolOptions>>().Value.SerializerOptions;
         var view = new RoomView("r", "ACDEFG", "runner", "s", "lobby", 0, 2, RoomSettings.Default, new RawJson("""{"stems":["a"],"n":1.5}"""),
-            [new RoomPlayerView(0, "p", "P", false, false, true, "#FFFFFF", 0.5, null)], 0, null);
+            [new RoomPlayerView(0, "p", "P", false, false, true, "#FFFFFF", 0.5, "")], 0, null);
         List<string> KeysOf(byte[] bytes)
         {
             var reader = new MessagePackReader(bytes);

@@ -6,8 +6,8 @@ using PlayMusic.TestSupport;
 namespace PlayMusic.Rooms.Tests;
 
 /// <summary>
-/// What a player leaves behind: a finished run stays in the results and reaches the boards, and an emptied emote
-/// bucket stays empty across a leave and a join. Real silo and database, a <see cref="FakeTimeProvider"/> as clock.
+/// What a player leaves behind: a finished run stays in the results as it was finished and reaches the boards, and an
+/// emptied emote bucket stays empty across a leave and a join. Real silo and database, a <see cref="FakeTimeProvider"/> as clock.
 /// </summary>
 public sealed class RoomDepartureTests : SiloTest
 {
@@ -73,6 +73,23 @@ public sealed class RoomDepartureTests : SiloTest
         Assert.Equal(1_500, annEnded - bobEnded);
         var top = (await Grains.GetGrain<ILeaderboardGrain>(BoardKeys.Global(songId)).GetPageAsync(new LeaderboardQuery(2, null, false))).Entries;
         Assert.Equal(["bob", "ann"], top.Select(e => e.PlayerId)); // "ann" would come first on the player-id tie-break
+    }
+
+    [Fact]
+    public async Task A_finished_run_takes_no_other_score_but_a_retry_of_the_same_finish_is_acknowledged()
+    {
+        var room = await RunningMatchAsync("song-" + Guid.NewGuid().ToString("N")[..8]);
+
+        await room.FinishAsync("ann", 1_000, "c1");
+        _time.Advance(TimeSpan.FromSeconds(2)); // room under the cap for 9,000: only the finish stands in the way
+        var refinish = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("ann", 9_000, "c1"));
+        Assert.Equal(RoomErrors.InvalidArgument, refinish.Code);
+        await room.FinishAsync("ann", 1_000, "c1");
+
+        await room.FinishAsync("bob", 2_000, "c2");
+        await room.FinishAsync("cat", 0, "c3");
+        await Poll.UntilAsync(() => _events.Results.Count > 0, "the results");
+        Assert.Equal([("bob", 2_000L), ("ann", 1_000L)], Assert.Single(_events.Results).Ranking.Take(2).Select(r => (r.PlayerId, r.Score)));
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed record RoomPlayerView(
     [property: DataMember(Name = "connected")] bool Connected,
     [property: DataMember(Name = "ghostColor")] string GhostColor,
     [property: DataMember(Name = "ghostOpacity")] double GhostOpacity,
-    [property: DataMember(Name = "avatarId")] string? AvatarId);
+    [property: DataMember(Name = "avatarId")] string AvatarId);
 
 [GenerateSerializer, Immutable, DataContract]
 public sealed record RoomView(

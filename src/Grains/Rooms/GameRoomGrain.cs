@@ -38,6 +38,9 @@ public sealed class GameRoomGrain(
 
     private const string AliveReminder = "room-alive";
 
+    /// <summary>A seat that chose no avatar (the engine shows its default): the contract's <c>avatarId</c> is a string, never absent.</summary>
+    private const string NoAvatar = "";
+
     /// <summary>A node that has not re-attached for this long is taken for crashed (three missed re-attaches).</summary>
     private static readonly TimeSpan NodeSilence = RoomNode.ReattachInterval * 3;
     private static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
@@ -462,8 +465,14 @@ public sealed class GameRoomGrain(
     public async Task FinishAsync(string playerId, long score, string connectionId)
     {
         var seat = RequireSeatHeldBy(playerId, connectionId);
-        if (seat.Finished && seat.Last.Score == score)
+        if (seat.Finished)
         {
+            if (seat.Last.Score != score)
+            {
+                // Otherwise a player who finished early could watch the others' scores in the ticks and raise their own.
+                throw new RoomException(RoomErrors.InvalidArgument, $"your run is already finished with score {seat.Last.Score}");
+            }
+
             // A retry (the first was answered UNAVAILABLE, or its answer was lost), maybe of the call that ended the match.
             await AcknowledgeRepeatAsync();
             return;
@@ -1285,7 +1294,8 @@ public sealed class GameRoomGrain(
         Room.Settings,
         Room.Config,
         [.. Room.Seats.Select(s => new RoomPlayerView(
-            s.Seat, s.PlayerId, s.DisplayName, s.Ready, s.ConfigLoaded, _seatConnections.ContainsKey(s.Seat), s.GhostColor, s.GhostOpacity, s.AvatarId))],
+            s.Seat, s.PlayerId, s.DisplayName, s.Ready, s.ConfigLoaded, _seatConnections.ContainsKey(s.Seat), s.GhostColor, s.GhostOpacity,
+            s.AvatarId ?? NoAvatar))],
         _spectators.Count,
         Room.StartsAt);
 
