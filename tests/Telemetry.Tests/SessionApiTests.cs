@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -47,6 +48,54 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal($"/api/sessions/{sessionId}", response.Headers.Location?.ToString());
         Assert.Equal($"{guest.PlayerId}|Nova|{loadId}|DE|mid|y8|www.y8.com", await _database.ScalarAsync<string>(
             $"SELECT player_id || '|' || display_name || '|' || load_id || '|' || country || '|' || device_tier || '|' || portal || '|' || referrer_host FROM telemetry_sessions WHERE session_id = '{sessionId}'"));
+    }
+
+    [Fact]
+    public async Task The_ingest_counter_counts_stored_events_not_repeats_answered_from_the_first()
+    {
+        var before = IngestedEvents();
+        var session = await _engine.StartSessionAsync();
+        var perf = new { steps = EngineClient.Steps(100, 200, 300, 400) };
+        using (var first = await _engine.PerfAsync(session.SessionId, session.PerfToken, perf))
+        using (var again = await _engine.PerfAsync(session.SessionId, session.PerfToken, perf))
+        {
+            Assert.Equal((HttpStatusCode.Accepted, HttpStatusCode.Conflict), (first.StatusCode, again.StatusCode));
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var end = await _engine.EndAsync(session.SessionId, session.PerfToken, new { score = 10 + i, durationMs = 1000, completed = false });
+            Assert.Equal(HttpStatusCode.Accepted, end.StatusCode);
+        }
+
+        using var beacon = await _engine.BeaconAsync(new { loadId = Guid.NewGuid(), gameId = "song-1", stage = "assets", elapsedMs = 900 });
+        Assert.Equal(HttpStatusCode.NoContent, beacon.StatusCode);
+
+        // A batch is counted just after its requests are answered.
+        await Poll.UntilAsync(() => IngestedEvents() >= before + 4, "the beacon is counted");
+        Assert.Equal(before + 4, IngestedEvents()); // the session, one perf report, one end, the beacon
+    }
+
+    /// <summary>
+    /// The ingest counter of this test's host, read in process: <c>/metrics</c> of one host can show the same-named
+    /// instrument of another host the test process runs (OpenTelemetry listens to meters by name, process-wide).
+    /// </summary>
+    private long IngestedEvents()
+    {
+        var meters = _host.Services.GetRequiredService<IMeterFactory>();
+        long total = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "playmusic.analytics.events_ingested" && ReferenceEquals(instrument.Meter.Scope, meters))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => total += value);
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return total;
     }
 
     [Fact]

@@ -134,6 +134,7 @@ public sealed class TelemetryWriter(
         WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
         ORDER BY i.session_id
         ON CONFLICT (session_id) DO NOTHING
+        RETURNING session_id
         """;
 
     // A statement of its own: its snapshot is taken after the insert above, so it sees the first
@@ -292,7 +293,7 @@ public sealed class TelemetryWriter(
             await using var connection = await dataSource.OpenConnectionAsync();
             var committed = await WriteAsync(connection, batch);
             _batchSize.Record(batch.Count);
-            _ingested.Add(batch.Count);
+            _ingested.Add(committed.StoredRows);
             return committed;
         }
         catch (Exception ex)
@@ -415,7 +416,7 @@ public sealed class TelemetryWriter(
         {
             await reader.ReadAsync();
             committed.TransactionId = reader.GetInt64(0);
-            // NextResult skips statements that return no rows (the session and end inserts).
+            // NextResult skips statements that return no rows (the session insert).
             if (perfs.Count > 0)
             {
                 await reader.NextResultAsync();
@@ -447,6 +448,12 @@ public sealed class TelemetryWriter(
             if (ends.Count > 0)
             {
                 await reader.NextResultAsync();
+                while (await reader.ReadAsync())
+                {
+                    committed.StoredRows++;
+                }
+
+                await reader.NextResultAsync();
                 var found = new Dictionary<Guid, StoredEnd>();
                 while (await reader.ReadAsync())
                 {
@@ -472,6 +479,8 @@ public sealed class TelemetryWriter(
                     committed.DropoutIds.Add(reader.GetInt64(0));
                 }
             }
+
+            committed.StoredRows += sessions.Count + committed.Perfs.Count + committed.DropoutIds.Count;
 
             // Reads through ReadyForQuery: an error at commit surfaces here, before anyone is answered.
             while (await reader.NextResultAsync())
@@ -606,6 +615,9 @@ public sealed class TelemetryWriter(
     private sealed class CommittedBatch(List<Guid> sessionIds)
     {
         public long TransactionId { get; set; }
+
+        /// <summary>Rows the batch added: repeated perf reports and ends, answered from the first, add none.</summary>
+        public int StoredRows { get; set; }
 
         public List<Guid> SessionIds { get; } = sessionIds;
 
