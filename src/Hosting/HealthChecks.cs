@@ -38,14 +38,18 @@ internal sealed class SiloHealthCheck(ILocalSiloDetails localSilo, IClusterMembe
     }
 }
 
-/// <summary>Ready only while the cluster answers a grain call through this client's gateways.</summary>
+/// <summary>
+/// Ready only while the cluster answers a grain call through this client's gateways. The call is answered on the
+/// gateway silo itself (<see cref="IModeCatalogReaderGrain"/>, which reads PostgreSQL), so the death of another silo
+/// does not make every API node unready while the cluster declares it.
+/// </summary>
 internal sealed class ClusterClientHealthCheck(IGrainFactory grains) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            await grains.GetGrain<IModeCatalogReaderGrain>(0).GetAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -32,6 +32,10 @@ public sealed class ClusterTests : DatabaseTest
         var seenBySecond = await second.Services.GetRequiredService<IGrainFactory>()
             .GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync();
         Assert.Equal(4321, seenBySecond.Find("flight")!.MaxScorePerSecond);
+
+        // API nodes refresh through the reader, which reads the stored catalog on the silo the call reaches.
+        var readBySecond = await second.Services.GetRequiredService<IGrainFactory>().GetGrain<IModeCatalogReaderGrain>(0).GetAsync();
+        Assert.Equal((seenBySecond.Version, 4321), (readBySecond.Version, readBySecond.Find("flight")!.MaxScorePerSecond));
     }
 
     [Fact]

@@ -6,17 +6,19 @@ namespace PlayMusic.Api.Modes;
 public sealed record CachedModeCatalog(ModeCatalog Catalog, byte[] Json, string ETag);
 
 /// <summary>
-/// Keeps this node's copy of the mode catalog no more than a second behind the catalog grain, so
+/// Keeps this node's copy of the mode catalog no more than a second behind the stored catalog, so
 /// <c>GET /api/config/modes</c> is answered from memory and a LiveOps change reaches every node
-/// within the promised two seconds.
+/// within the promised two seconds. Refreshes read the stored catalog on the gateway silo
+/// (<see cref="IModeCatalogReaderGrain"/>): asking the catalog grain failed for seconds after its silo died,
+/// until the cluster declared the silo dead.
 /// </summary>
 public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCache> logger) : BackgroundService
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// A refresh sent to a silo that just died waits for Orleans' 30 s response timeout; the loop stops waiting for it
-    /// sooner, and the next refresh finds the grain where the cluster moved it, so a change still arrives within seconds.
+    /// A refresh sent through a gateway that just died waits for Orleans' 30 s response timeout; the loop stops waiting
+    /// for it sooner, and the next refresh goes through a live gateway.
     /// </summary>
     private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(2);
 
@@ -32,7 +34,7 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
     }
 
     private async Task<CachedModeCatalog> RefreshAsync() =>
-        Store(await grains.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetAsync());
+        Store(await grains.GetGrain<IModeCatalogReaderGrain>(0).GetAsync());
 
     /// <summary>
     /// Keeps the newest version seen: a refresh that read the grain just before a PUT may return after it,

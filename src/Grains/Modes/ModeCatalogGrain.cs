@@ -1,4 +1,7 @@
+using Orleans.Concurrency;
 using Orleans.Runtime;
+using Orleans.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using PlayMusic.Modes;
 
@@ -17,9 +20,12 @@ public sealed class ModeCatalogState
 /// fresh databases.
 /// </summary>
 public sealed class ModeCatalogGrain(
-    [PersistentState("modes", StorageNames.Config)] IPersistentState<ModeCatalogState> state,
+    [PersistentState(ModeCatalogGrain.StateName, StorageNames.Config)] IPersistentState<ModeCatalogState> state,
     IOptions<ModeCatalogOptions> defaults) : Grain, IModeCatalogGrain
 {
+    /// <summary>The catalog's state name (<see cref="ModeCatalogReaderGrain"/> reads the same row).</summary>
+    public const string StateName = "modes";
+
     public Task<ModeCatalog> GetAsync() => Task.FromResult(Snapshot());
 
     public async Task<ModePutResult> PutAsync(GameMode mode, IReadOnlyList<string>? ifMatch)
@@ -54,7 +60,25 @@ public sealed class ModeCatalogGrain(
         return new ModePutResult(ModePutError.None, Snapshot());
     }
 
-    private ModeCatalog Snapshot() => state.State.Version == 0
-        ? new ModeCatalog(0, defaults.Value.Modes)
-        : new ModeCatalog(state.State.Version, state.State.Modes);
+    private ModeCatalog Snapshot() => SnapshotOf(state.State, defaults.Value);
+
+    /// <summary>The catalog a stored state stands for: the built-in defaults until the first change.</summary>
+    internal static ModeCatalog SnapshotOf(ModeCatalogState stored, ModeCatalogOptions defaults) => stored.Version == 0
+        ? new ModeCatalog(0, defaults.Modes)
+        : new ModeCatalog(stored.Version, stored.Modes);
+}
+
+/// <summary>Reads the catalog grain's stored state from PostgreSQL on the silo the call reaches.</summary>
+[StatelessWorker(1)]
+public sealed class ModeCatalogReaderGrain(
+    [FromKeyedServices(StorageNames.Config)] IGrainStorage storage,
+    IOptions<ModeCatalogOptions> defaults) : Grain, IModeCatalogReaderGrain
+{
+    public async Task<ModeCatalog> GetAsync()
+    {
+        var stored = new GrainState<ModeCatalogState>(new ModeCatalogState());
+        var catalog = GrainFactory.GetGrain<IModeCatalogGrain>(IModeCatalogGrain.Key).GetGrainId();
+        await storage.ReadStateAsync(ModeCatalogGrain.StateName, catalog, stored);
+        return ModeCatalogGrain.SnapshotOf(stored.State ?? new ModeCatalogState(), defaults.Value);
+    }
 }
