@@ -18,6 +18,12 @@ public static class AnalyticsExtensions
     }
 
     /// <summary>
+    /// The writer holds one connection for its batch in flight and one for counting; the rest serve the lookups of
+    /// refused perf tokens.
+    /// </summary>
+    private const int WriterPoolSize = 10;
+
+    /// <summary>
     /// The writer's statements are inserts and key lookups whose best plan never depends on the
     /// batch, yet PostgreSQL planned them afresh at every execution (~25 % of its CPU per event).
     /// On these connections a prepared statement keeps its first, generic plan; with sequential
@@ -25,5 +31,5 @@ public static class AnalyticsExtensions
     /// never-analysed table (which otherwise gets seq scans that stay for the connection's life).
     /// </summary>
     private static NpgsqlDataSource WriterDataSource(PlayMusicSettings settings) =>
-        DatabaseExtensions.CreateDataSource(settings, "playmusic-telemetry-writer", "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
+        DatabaseExtensions.CreateDataSource(settings, "playmusic-telemetry-writer", WriterPoolSize, "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off");
 }
