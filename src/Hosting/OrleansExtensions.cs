@@ -105,6 +105,10 @@ public static class OrleansExtensions
                 o.Configure<NpgsqlDataSource>((options, dataSource) => (options.Invariant, options.DataSource) = (NpgsqlInvariant, dataSource)));
             // Drop dead gateways and learn new ones within seconds, not the one-minute default.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+            // A call in flight to a silo that dies waits for this: with the 30 s default, a player's tournament join or
+            // score hand-over sent just before a silo's crash answered 503 half a minute later. The node's calls answer
+            // in milliseconds; a slower one (a big board's first activation) answers 503 and carries on in the cluster.
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
             // The node publishes committed telemetry to the silos' portal counters.
             client.AddMemoryStreams(TelemetryStreams.ProviderName);
             client.AddActivityPropagation();

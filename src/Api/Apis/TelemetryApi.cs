@@ -186,6 +186,7 @@ public static class TelemetryApi
             catch (Exception ex)
             {
                 logger.LogWarning(ex, "Session {SessionId} ended but its score was not recorded", id);
+                ApiProblem.AskToRetry(context.Response);
                 return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, ScoreNotRecorded,
                     $"session {id} is ended, but its score has not reached the leaderboards yet: send the same end again");
             }

@@ -53,7 +53,7 @@ public static class ErrorHandlingExtensions
             context.Response.StatusCode = status;
             if (status == 503)
             {
-                context.Response.Headers.RetryAfter = "5";
+                ApiProblem.AskToRetry(context.Response);
             }
 
             return await problems.TryWriteAsync(new ProblemDetailsContext
