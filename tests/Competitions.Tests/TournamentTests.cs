@@ -296,6 +296,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     {
         // A portal of this test's own keeps other tests' portal-scoped tournaments out; unscoped ones are filtered below.
         var portal = "list-" + Guid.NewGuid().ToString("N")[..8];
+        await fixture.Database.ScalarAsync<int>($"INSERT INTO telemetry_portals (portal, display_name) VALUES ('{portal}', 'List') RETURNING 1");
         var game = Competition.NewGameId();
         // The time is read per call (endsAt must be in the future when the server sees it), and the two short ones
         // leave seconds for the POSTs before them; the poll below absorbs the wait.
@@ -325,6 +326,26 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         Assert.Equal([next, after], await ListAsync("&status=upcoming"));
         Assert.Equal([liveShort, liveLong], await ListAsync("&status=live"));
         Assert.Equal(await ListAsync(""), await ListAsync("&status=")); // an empty filter is no filter
+    }
+
+    [Fact]
+    public async Task A_portal_outside_the_registry_is_400_until_it_is_registered()
+    {
+        using var admin = Host.Client(Host.AdminToken());
+        var now = Competition.Now;
+        var portal = "new-" + Guid.NewGuid().ToString("N")[..8];
+        var body = new { title = "Launch cup", gameId = "g1", mode = "runner", startsAt = now + 60_000, endsAt = now + 120_000, portal, prize = "  a hat  " };
+        var upcoming = await Host.CreateTournamentAsync(new { title = "Open", gameId = "g1", mode = "runner", startsAt = now + 60_000, endsAt = now + 120_000 });
+
+        var refused = await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).ProblemAsync(HttpStatusCode.BadRequest);
+        var refusedPatch = await (await admin.PatchAsJsonAsync($"/api/admin/tournaments/{upcoming.Id}", new { portal = "crazygame" })).ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.StartsWith($"portal: {portal} is not in the portal registry (", refused.Detail);
+        Assert.Contains("crazygames", refusedPatch.Detail);
+
+        // Registered a moment ago: found at once, not after the registry's next periodic read.
+        await fixture.Database.ScalarAsync<int>($"INSERT INTO telemetry_portals (portal, display_name) VALUES ('{portal}', 'New') RETURNING 1");
+        var created = await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web);
+        Assert.Equal((portal, "a hat"), (created!.Portal, created.Prize));
     }
 
     [Fact]

@@ -436,6 +436,20 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         Assert.StartsWith(field, problem.GetProperty("detail").GetString());
     }
 
+    [Fact]
+    public async Task A_mode_name_is_measured_without_the_spaces_around_it()
+    {
+        using var admin = _host.Client(_host.AdminToken());
+        var id = "trim-" + Guid.NewGuid().ToString("N")[..8];
+        object Mode(string name) => new { name, maxScorePerSecond = 10, multiplayer = new { enabled = false, minPlayers = 2, maxPlayers = 2, coop = false } };
+
+        using var padded = await admin.PutAsJsonAsync($"/api/admin/config/modes/{id}", Mode($"  {new string('D', 64)}  "));
+        Assert.Equal(HttpStatusCode.OK, padded.StatusCode);
+        var modes = await _host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes");
+        Assert.Equal(new string('D', 64), modes.EnumerateArray().Single(m => m.GetProperty("id").GetString() == id).GetProperty("name").GetString());
+        await AssertProblem(await admin.PutAsJsonAsync($"/api/admin/config/modes/{id}", Mode(new string('D', 65))), HttpStatusCode.BadRequest, "INVALID_ARGUMENT");
+    }
+
     private static async Task<JsonElement> AssertProblem(HttpResponseMessage response, HttpStatusCode status, string code)
     {
         Assert.Equal(status, response.StatusCode);

@@ -56,7 +56,7 @@ public static partial class ConfigApi
             return ApiProblem.MissingBody();
         }
 
-        if (request.Name is null || request.Name.Length > 64 || !VisibleText.Shows(request.Name))
+        if (request.Name is null || request.Name.Trim().Length > 64 || !VisibleText.Shows(request.Name))
         {
             return ApiProblem.Invalid("name", "must be 1 to 64 characters of which some are visible, without control, formatting or line-break characters");
         }

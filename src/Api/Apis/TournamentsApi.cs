@@ -58,7 +58,7 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Created<Tournament>, ProblemHttpResult>> Create(
-        TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+        TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, PortalRegistry portals, TimeProvider clock)
     {
         if (request is null)
         {
@@ -73,8 +73,8 @@ public static class TournamentsApi
         }
 
         var definition = new TournamentDefinition(request.Title.Trim(), request.GameId, request.Mode, request.StartsAt.Value,
-            request.EndsAt.Value, request.Portal, request.Prize, request.MaxAttempts);
-        if (await ProblemWith(definition, modes, clock) is { } problem)
+            request.EndsAt.Value, request.Portal, request.Prize?.Trim(), request.MaxAttempts);
+        if ((await ProblemWith(definition, modes, clock) ?? await UnregisteredPortal(request.Portal, portals)) is { } problem)
         {
             return problem;
         }
@@ -87,7 +87,7 @@ public static class TournamentsApi
     }
 
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Update(
-        string id, TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, TimeProvider clock)
+        string id, TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, PortalRegistry portals, TimeProvider clock)
     {
         if (!Guid.TryParseExact(id, "D", out _))
         {
@@ -122,8 +122,8 @@ public static class TournamentsApi
         var definition = new TournamentDefinition(
             request.Title?.Trim() ?? current.Title, request.GameId ?? current.GameId, request.Mode ?? current.Mode,
             request.StartsAt is { } startsAt ? Math.Max(startsAt, now) : current.StartsAt, request.EndsAt ?? current.EndsAt, request.Portal ?? current.Portal,
-            request.Prize ?? current.Prize, request.MaxAttempts ?? current.MaxAttempts);
-        if (await ProblemWith(definition, modes, clock) is { } problem)
+            request.Prize?.Trim() ?? current.Prize, request.MaxAttempts ?? current.MaxAttempts);
+        if ((await ProblemWith(definition, modes, clock) ?? await UnregisteredPortal(request.Portal, portals)) is { } problem)
         {
             return problem;
         }
@@ -262,6 +262,29 @@ public static class TournamentsApi
         return definition.Prize is { } prize && (prize.Length > MaxPrizeLength || (prize.Length > 0 && !VisibleText.Shows(prize)))
             ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters of which some are visible, without control, formatting or line-break characters")
             : null;
+    }
+
+    /// <summary>
+    /// A portal newly named for a tournament must be in the registry: sessions resolve only to registered portals, so
+    /// a tournament scoped to a misspelt one ("crazygame") would count no run, and its organiser would not know.
+    /// One already stored stays valid if the registry drops it later; one added to the registry a moment ago is found.
+    /// </summary>
+    private static async Task<ProblemHttpResult?> UnregisteredPortal(string? portal, PortalRegistry portals)
+    {
+        if (portal is null)
+        {
+            return null;
+        }
+
+        var registered = (await portals.GetAsync()).Portals;
+        if (!registered.Any(p => p.Id == portal))
+        {
+            registered = (await portals.ReadNowAsync()).Portals;
+        }
+
+        return registered.Any(p => p.Id == portal)
+            ? null
+            : ApiProblem.Invalid("portal", $"{portal} is not in the portal registry ({string.Join(", ", registered.Select(p => p.Id))})");
     }
 
     private static Results<Ok<Tournament>, ProblemHttpResult> Reply(TournamentResult result, string id) =>

@@ -102,6 +102,9 @@ public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider tim
         return new(loaded.Directory);
     }
 
+    /// <summary>The registry as the database holds it now, for an operator's action that names a portal added a moment ago.</summary>
+    public Task<PortalDirectory> ReadNowAsync() => Refresh();
+
     /// <summary>The read in flight, or a new one when none is.</summary>
     private Task<PortalDirectory> Refresh()
     {
