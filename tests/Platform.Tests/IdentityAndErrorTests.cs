@@ -212,6 +212,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("/readyz")]
     [InlineData("/metrics")]
     [InlineData("/api/config/modes")]
+    [InlineData("/liveops/portals")]
     public async Task Read_endpoints_answer_get_and_head_and_refuse_writes(string path)
     {
         Assert.Equal(HttpStatusCode.OK, (await _host.Http.GetAsync(path)).StatusCode);

@@ -47,7 +47,7 @@ public static class PortalsApi
     {
         endpoints.MapAdminGroup("/api/admin").MapGet("/portals", GetPortals);
         // The page itself is public: it holds no data and asks for the admin token to fetch any.
-        endpoints.MapGet("/liveops/portals", (HttpContext context) =>
+        endpoints.MapMethods("/liveops/portals", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
         {
             context.Response.Headers.CacheControl = "no-cache";
             context.Response.Headers["Content-Security-Policy"] =
