@@ -40,16 +40,16 @@ internal sealed class SiloHealthCheck(ILocalSiloDetails localSilo, IClusterMembe
 
 /// <summary>
 /// Ready only while the cluster answers a grain call through this client's gateways. The call is answered on the
-/// gateway silo itself (<see cref="IModeCatalogReaderGrain"/>, which reads PostgreSQL), so the death of another silo
+/// gateway silo itself (<see cref="ModeCatalogReader"/>, which reads PostgreSQL there), so the death of another silo
 /// does not make every API node unready while the cluster declares it.
 /// </summary>
-internal sealed class ClusterClientHealthCheck(IGrainFactory grains) : IHealthCheck
+internal sealed class ClusterClientHealthCheck(ModeCatalogReader catalog) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
-            await grains.GetGrain<IModeCatalogReaderGrain>(0).GetAsync().WaitAsync(TimeSpan.FromSeconds(2), cancellationToken);
+            await catalog.ReadAsync(cancellationToken);
             return HealthCheckResult.Healthy();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -83,6 +83,7 @@ public static class OrleansExtensions
             silo.AddMemoryStreams(TelemetryStreams.ProviderName);
             silo.Services.AddSingleton(sp => new CounterMetrics(sp.GetRequiredService<IMeterFactory>().Create(TelemetryExtensions.PlayMusicMeter)));
         });
+        builder.Services.AddSingleton<ModeCatalogReader>();
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
     }
@@ -113,6 +114,7 @@ public static class OrleansExtensions
             client.AddMemoryStreams(TelemetryStreams.ProviderName);
             client.AddActivityPropagation();
         });
+        builder.Services.AddSingleton<ModeCatalogReader>();
         builder.Services.AddHealthChecks().AddCheck<ClusterClientHealthCheck>("cluster", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
     }

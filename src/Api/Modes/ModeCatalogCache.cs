@@ -1,3 +1,4 @@
+using PlayMusic.Hosting;
 using PlayMusic.Modes;
 
 namespace PlayMusic.Api.Modes;
@@ -9,18 +10,12 @@ public sealed record CachedModeCatalog(ModeCatalog Catalog, byte[] Json, string 
 /// Keeps this node's copy of the mode catalog no more than a second behind the stored catalog, so
 /// <c>GET /api/config/modes</c> is answered from memory and a LiveOps change reaches every node
 /// within the promised two seconds. Refreshes read the stored catalog on the gateway silo
-/// (<see cref="IModeCatalogReaderGrain"/>): asking the catalog grain failed for seconds after its silo died,
+/// (<see cref="ModeCatalogReader"/>): asking the catalog grain failed for seconds after its silo died,
 /// until the cluster declared the silo dead.
 /// </summary>
-public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCache> logger) : BackgroundService
+public sealed class ModeCatalogCache(IGrainFactory grains, ModeCatalogReader reader, ILogger<ModeCatalogCache> logger) : BackgroundService
 {
     private static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(1);
-
-    /// <summary>
-    /// A refresh sent through a gateway that just died waits for Orleans' 30 s response timeout; the loop stops waiting
-    /// for it sooner, and the next refresh goes through a live gateway.
-    /// </summary>
-    private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(2);
 
     private CachedModeCatalog? _current;
 
@@ -34,7 +29,7 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
     }
 
     private async Task<CachedModeCatalog> RefreshAsync() =>
-        Store(await grains.GetGrain<IModeCatalogReaderGrain>(0).GetAsync());
+        Store(await reader.ReadAsync());
 
     /// <summary>
     /// Keeps the newest version seen: a refresh that read the grain just before a PUT may return after it,
@@ -66,7 +61,7 @@ public sealed class ModeCatalogCache(IGrainFactory grains, ILogger<ModeCatalogCa
         {
             try
             {
-                await RefreshAsync().WaitAsync(RefreshTimeout, stoppingToken);
+                await RefreshAsync().WaitAsync(stoppingToken);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
