@@ -20,6 +20,7 @@ public static class PlayMusicApp
         // appsettings.json ships beside the binaries; the working directory only anchors .data/.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls((builder.Configuration["PLAYMUSIC_URLS"] ?? DefaultUrls).Split(';'));
+        builder.AddPlayMusicConnectionLimits();
         builder.AddPlayMusicDatabase();
         builder.AddPlayMusicOrleans();
         builder.AddPlayMusicCompetitions();
