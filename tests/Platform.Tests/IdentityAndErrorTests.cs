@@ -444,7 +444,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
         var id = "trim-" + Guid.NewGuid().ToString("N")[..8];
         object Mode(string name) => new { name, maxScorePerSecond = 10, multiplayer = new { enabled = false, minPlayers = 2, maxPlayers = 2, coop = false } };
 
-        using var padded = await admin.PutAsJsonAsync($"/api/admin/config/modes/{id}", Mode($"  {new string('D', 64)}  "));
+        using var padded = await admin.PutAsJsonAsync($"/api/admin/config/modes/{id}", Mode($" \t{new string('D', 64)}\n "));
         Assert.Equal(HttpStatusCode.OK, padded.StatusCode);
         var modes = await _host.Http.GetFromJsonAsync<JsonElement>("/api/config/modes");
         Assert.Equal(new string('D', 64), modes.EnumerateArray().Single(m => m.GetProperty("id").GetString() == id).GetProperty("name").GetString());

@@ -93,6 +93,26 @@ public sealed class RoomDepartureTests : SiloTest
     }
 
     [Fact]
+    public async Task A_seat_the_songs_end_finished_takes_a_finish_only_as_a_retry_of_its_score()
+    {
+        var room = await RunningMatchAsync("song-" + Guid.NewGuid().ToString("N")[..8]);
+        // The node re-announces its connections as the clock runs, as a live API node does (else it counts as crashed).
+        NodeConnection[] connections = [new("c1", "ann"), new("c2", "bob"), new("c3", "cat")];
+        for (var step = 0; step < 60 && _events.Results.Count == 0; step++) // 130 s of song and wait: 44 steps
+        {
+            _time.Advance(RoomNode.ReattachInterval);
+            await room.AttachNodeAsync(_node, connections);
+            await room.GetViewAsync();
+        }
+
+        await Poll.UntilAsync(() => _events.Results.Count > 0, "the song's end finishes the match");
+
+        await room.FinishAsync("ann", 0, "c1"); // her score when the song ended: a finish sent as it ended
+        var other = await Assert.ThrowsAsync<RoomException>(() => room.FinishAsync("ann", 5_000, "c1"));
+        Assert.Equal(RoomErrors.InvalidArgument, other.Code);
+    }
+
+    [Fact]
     public async Task When_everyone_else_quits_a_finished_run_still_reaches_the_boards()
     {
         var songId = "song-" + Guid.NewGuid().ToString("N")[..8];

@@ -56,7 +56,7 @@ public static partial class ConfigApi
             return ApiProblem.MissingBody();
         }
 
-        if (request.Name is null || request.Name.Trim().Length > 64 || !VisibleText.Shows(request.Name))
+        if (request.Name?.Trim() is not { Length: <= 64 } name || !VisibleText.Shows(name))
         {
             return ApiProblem.Invalid("name", "must be 1 to 64 characters of which some are visible, without control, formatting or line-break characters");
         }
@@ -77,7 +77,7 @@ public static partial class ConfigApi
             return ApiProblem.Invalid(field, $"minPlayers and maxPlayers must satisfy 2 <= minPlayers <= maxPlayers <= {MaxPlayersPerRoom}");
         }
 
-        var mode = new GameMode(id, request.Name.Trim(), request.MaxScorePerSecond.Value, new MultiplayerRules(enabled, min, max, coop));
+        var mode = new GameMode(id, name, request.MaxScorePerSecond.Value, new MultiplayerRules(enabled, min, max, coop));
         var (error, current) = await cache.PutAsync(mode, IfMatch(context.Request));
         context.Response.Headers.ETag = current.ETag;
         return error switch

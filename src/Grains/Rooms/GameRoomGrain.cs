@@ -465,7 +465,8 @@ public sealed class GameRoomGrain(
     public async Task FinishAsync(string playerId, long score, string connectionId)
     {
         var seat = RequireSeatHeldBy(playerId, connectionId);
-        if (seat.Finished)
+        // A seat the song's end finished is final too: a finish sent as the song ended is a retry only with that score.
+        if (seat.Finished || Room.Phase == RoomPhase.Finished)
         {
             if (seat.Last.Score != score)
             {
