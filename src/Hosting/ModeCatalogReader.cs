@@ -13,7 +13,7 @@ namespace PlayMusic.Hosting;
 public sealed class ModeCatalogReader(IGrainFactory grains)
 {
     /// <summary>A read through a gateway that just died would otherwise wait for the grain-call timeout.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
     private const int Attempts = 3;
 

@@ -91,22 +91,22 @@ public sealed class PortalRegistry(NpgsqlDataSource dataSource, TimeProvider tim
     {
         if (Volatile.Read(ref _loaded) is not { } loaded)
         {
-            return new(Refresh());
+            return new(ReadNowAsync());
         }
 
         if (time.GetUtcNow() - loaded.At >= RefreshInterval)
         {
-            _ = Refresh();
+            _ = ReadNowAsync();
         }
 
         return new(loaded.Directory);
     }
 
-    /// <summary>The registry as the database holds it now, for an operator's action that names a portal added a moment ago.</summary>
-    public Task<PortalDirectory> ReadNowAsync() => Refresh();
-
-    /// <summary>The read in flight, or a new one when none is.</summary>
-    private Task<PortalDirectory> Refresh()
+    /// <summary>
+    /// The read in flight, or a new one when none is: the registry as the database holds it now (also for an operator's
+    /// action that names a portal added a moment ago).
+    /// </summary>
+    public Task<PortalDirectory> ReadNowAsync()
     {
         lock (_gate)
         {
