@@ -73,6 +73,7 @@ public static class OrleansExtensions
             // Any of the above can be overridden, e.g. Orleans__Membership__DefunctSiloExpiration=00:05:00.
             silo.Services.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             silo.AddActivityPropagation();
+            SendDatabaseExceptions(silo.Services);
             if (builder.Configuration.GetValue<bool>("PLAYMUSIC_KUBERNETES"))
             {
                 // Endpoints from the pod's IP and cluster ids from its labels, and silos of deleted
@@ -113,11 +114,21 @@ public static class OrleansExtensions
             // The node publishes committed telemetry to the silos' portal counters.
             client.AddMemoryStreams(TelemetryStreams.ProviderName);
             client.AddActivityPropagation();
+            SendDatabaseExceptions(client.Services);
         });
         builder.Services.AddSingleton<ModeCatalogReader>();
         builder.Services.AddHealthChecks().AddCheck<ClusterClientHealthCheck>("cluster", tags: [TelemetryExtensions.ReadyTag]);
         return builder;
     }
+
+    /// <summary>
+    /// Npgsql's exceptions cross grain calls as themselves, so an API node tells a database outage behind a silo
+    /// (503, retry) from a bug (500) as an embedded node does. Orleans only serializes exceptions of the
+    /// <c>System</c>, <c>Microsoft</c> and <c>Azure</c> namespaces by default; anything else failed the reply
+    /// with a <c>CodecNotFoundException</c>.
+    /// </summary>
+    private static void SendDatabaseExceptions(IServiceCollection services) =>
+        services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add(nameof(Npgsql)));
 
     /// <summary>
     /// <c>PLAYMUSIC_ROLE=api</c> makes the API a client-only front door; the default (<c>embedded</c>)

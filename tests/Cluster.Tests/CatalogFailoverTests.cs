@@ -1,8 +1,5 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using Microsoft.IdentityModel.Tokens;
-using PlayMusic.Api.Identity;
 using PlayMusic.Modes;
 using PlayMusic.TestSupport;
 
@@ -15,8 +12,8 @@ public sealed class CatalogFailoverTests : DatabaseTest
     public async Task A_LiveOps_change_reaches_every_API_node_and_survives_losing_either_silo()
     {
         await using var cluster = await LocalCluster.StartAsync(Database.ConnectionString, silos: 2, apis: 2);
-        using var first = AdminClient(cluster.Api(1));
-        using var second = AdminClient(cluster.Api(2));
+        using var first = cluster.AdminClient(1);
+        using var second = cluster.AdminClient(2);
 
         (await first.PutAsJsonAsync("/api/admin/config/modes/flight", Mode(3100))).EnsureSuccessStatusCode();
         await Poll.UntilAsync(async () => await FlightCap(second) == 3100, "the other API node serves the change");
@@ -69,13 +66,5 @@ public sealed class CatalogFailoverTests : DatabaseTest
         {
             return null;
         }
-    }
-
-    private static HttpClient AdminClient(Uri api)
-    {
-        var issuer = new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(ApiHost.TestJwtKey)), TimeProvider.System);
-        var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(10) };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Issue("ops", "ops", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token);
-        return client;
     }
 }

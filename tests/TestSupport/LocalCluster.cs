@@ -1,3 +1,7 @@
+using System.Net.Http.Headers;
+using Microsoft.IdentityModel.Tokens;
+using PlayMusic.Api.Identity;
+
 namespace PlayMusic.TestSupport;
 
 /// <summary>
@@ -8,19 +12,23 @@ namespace PlayMusic.TestSupport;
 public sealed class LocalCluster : IAsyncDisposable
 {
     private readonly string _connectionString;
+    private readonly string _siloConnectionString;
     private readonly IReadOnlyDictionary<string, string?> _overrides;
     private readonly Dictionary<string, (ApiProcess Process, Dictionary<string, string?> Settings)> _nodes = [];
 
-    private LocalCluster(string connectionString, IReadOnlyDictionary<string, string?> overrides)
+    private LocalCluster(string connectionString, string siloConnectionString, IReadOnlyDictionary<string, string?> overrides)
     {
         _connectionString = connectionString;
+        _siloConnectionString = siloConnectionString;
         _overrides = overrides;
     }
 
     /// <summary>Silos are named <c>silo-1…</c>, API nodes <c>api-1…</c>.</summary>
-    public static async Task<LocalCluster> StartAsync(string connectionString, int silos, int apis, IReadOnlyDictionary<string, string?>? overrides = null)
+    /// <param name="siloConnectionString">The silos' way to the same database (e.g. through a proxy a test cuts); by default theirs is the API nodes'.</param>
+    public static async Task<LocalCluster> StartAsync(
+        string connectionString, int silos, int apis, IReadOnlyDictionary<string, string?>? overrides = null, string? siloConnectionString = null)
     {
-        var cluster = new LocalCluster(connectionString, overrides ?? new Dictionary<string, string?>());
+        var cluster = new LocalCluster(connectionString, siloConnectionString ?? connectionString, overrides ?? new Dictionary<string, string?>());
         try
         {
             await Task.WhenAll(Enumerable.Range(1, silos).Select(i => cluster.StartNodeAsync($"silo-{i}", isSilo: true)));
@@ -44,6 +52,15 @@ public sealed class LocalCluster : IAsyncDisposable
     }
 
     public Uri Api(int number) => _nodes[$"api-{number}"].Process.BaseAddress;
+
+    /// <summary>A client of API node <paramref name="number"/> carrying an admin token signed with the nodes' test key.</summary>
+    public HttpClient AdminClient(int number)
+    {
+        var issuer = new TokenIssuer(new SymmetricSecurityKey(Convert.FromBase64String(ApiHost.TestJwtKey)), TimeProvider.System);
+        var client = new HttpClient { BaseAddress = Api(number), Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", issuer.Issue("ops", "ops", TokenIssuer.AdminRole, TimeSpan.FromHours(1)).Token);
+        return client;
+    }
 
     public ApiProcess Node(string name) => _nodes[name].Process;
 
@@ -69,7 +86,7 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private async Task StartNodeAsync(string name, bool isSilo)
     {
-        var settings = ApiHost.Settings(_connectionString, FreePort.Next(), FreePort.Next());
+        var settings = ApiHost.Settings(isSilo ? _siloConnectionString : _connectionString, FreePort.Next(), FreePort.Next());
         settings.Remove("Logging:LogLevel:Default");
         settings.Remove("Logging:LogLevel:Orleans");
         settings["Logging__LogLevel__Default"] = "Warning";
