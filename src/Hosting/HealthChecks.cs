@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using Orleans;
@@ -6,9 +7,15 @@ using PlayMusic.Modes;
 
 namespace PlayMusic.Hosting;
 
-/// <summary>Ready only while PostgreSQL answers a query within two seconds.</summary>
-internal sealed class DatabaseHealthCheck(NpgsqlDataSource dataSource) : IHealthCheck
+/// <summary>
+/// Ready only while PostgreSQL answers a query within two seconds, asked over a pool of its own: a burst that holds
+/// every connection of the main pool makes the node busy, not unready, and taking it out of the load balancer would
+/// only move the burst onto the other nodes, which share the database.
+/// </summary>
+internal sealed class DatabaseHealthCheck([FromKeyedServices(DatabaseHealthCheck.PoolKey)] NpgsqlDataSource dataSource) : IHealthCheck
 {
+    public const string PoolKey = "playmusic-readiness";
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

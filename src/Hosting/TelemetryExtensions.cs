@@ -48,6 +48,8 @@ public static class TelemetryExtensions
                 .UseOtlpExporter();
         }
 
+        builder.Services.AddKeyedSingleton(DatabaseHealthCheck.PoolKey, (services, _) =>
+            DatabaseExtensions.CreateDataSource(services.GetRequiredService<PlayMusicSettings>(), DatabaseHealthCheck.PoolKey, poolCap: 2));
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return builder;
@@ -72,7 +74,9 @@ public static class TelemetryExtensions
             return context.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), checks });
         }
 
-        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code.
+        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code, and the
+        // Retry-After every 503 of the API carries (ApiProblem.AskToRetry).
+        context.Response.Headers.RetryAfter = "5";
         var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key);
         return context.Response.WriteAsJsonAsync(new
         {

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using PlayMusic.TestSupport;
 
@@ -25,6 +26,7 @@ public sealed class ReadinessTests : DatabaseTest
             var problem = await notReady.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal(("UNAVAILABLE", 503), (problem.GetProperty("code").GetString(), problem.GetProperty("status").GetInt32()));
             Assert.Contains("database", problem.GetProperty("detail").GetString());
+            Assert.NotNull(notReady.Headers.RetryAfter);
         }
 
         Assert.Equal(HttpStatusCode.OK, (await host.Http.GetAsync("/healthz")).StatusCode);
@@ -60,6 +62,42 @@ public sealed class ReadinessTests : DatabaseTest
             "a change is stored again");
         // The next stored change writes the whole catalog: the refused one must not ride along.
         Assert.Equal("Stored", await FlightNameAsync(host));
+    }
+
+    /// <summary>
+    /// A burst that holds every connection of the node's pool makes it busy, not unready: taking it out of the
+    /// load balancer would only move the burst onto the other nodes, which share the database.
+    /// </summary>
+    [Fact]
+    public async Task Readyz_stays_200_while_the_requests_hold_every_pooled_connection()
+    {
+        await using var host = await ApiHost.StartAsync(Database.ConnectionString);
+        var pool = host.Services.GetRequiredService<NpgsqlDataSource>();
+        List<NpgsqlConnection> held = [];
+        try
+        {
+            // Until the pool has none left to give within a second (the silo holds some of them too).
+            while (true)
+            {
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                try
+                {
+                    held.Add(await pool.OpenConnectionAsync(wait.Token));
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            Assert.NotEmpty(held);
+            using var ready = await host.Http.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+        finally
+        {
+            held.ForEach(c => c.Dispose());
+        }
     }
 
     /// <summary>A proxy in front of the test database that the test can cut and restore.</summary>
