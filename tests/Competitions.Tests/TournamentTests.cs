@@ -329,7 +329,7 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     }
 
     [Fact]
-    public async Task A_portal_outside_the_registry_is_400_until_it_is_registered()
+    public async Task A_portal_outside_the_registry_is_400_from_the_moment_it_is_not_registered()
     {
         using var admin = Host.Client(Host.AdminToken());
         var now = Competition.Now;
@@ -346,6 +346,10 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         await fixture.Database.ScalarAsync<int>($"INSERT INTO telemetry_portals (portal, display_name) VALUES ('{portal}', 'New') RETURNING 1");
         var created = await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web);
         Assert.Equal((portal, "a hat"), (created!.Portal, created.Prize));
+
+        // Taken out of the registry a moment ago: refused at once too.
+        await fixture.Database.ScalarAsync<int>($"DELETE FROM telemetry_portals WHERE portal = '{portal}' RETURNING 1");
+        await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).ProblemAsync(HttpStatusCode.BadRequest);
     }
 
     [Fact]

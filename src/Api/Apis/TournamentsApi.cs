@@ -276,12 +276,9 @@ public static class TournamentsApi
             return null;
         }
 
-        var registered = (await portals.GetAsync()).Portals;
-        if (!registered.Any(p => p.Id == portal))
-        {
-            registered = (await portals.ReadNowAsync()).Portals;
-        }
-
+        // Read now, not from the registry a node refreshes every 30 s: an organiser's scoping follows a portal
+        // added or removed a moment ago, and tournament edits are rare enough to afford the read.
+        var registered = (await portals.ReadNowAsync()).Portals;
         return registered.Any(p => p.Id == portal)
             ? null
             : ApiProblem.Invalid("portal", $"{portal} is not in the portal registry ({string.Join(", ", registered.Select(p => p.Id))})");
