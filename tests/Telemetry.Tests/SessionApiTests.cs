@@ -99,10 +99,17 @@ public sealed class SessionApiTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     }
 
     [Fact]
-    public async Task Session_start_without_a_token_is_401()
+    public async Task Session_start_without_a_token_is_401_whatever_the_body()
     {
         using var response = await _host.Http.PostAsJsonAsync("/api/sessions", new { gameId = "g", mode = "runner", loadId = Guid.NewGuid() });
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+
+        // The token is judged before the body, as on every other endpoint (PROTOCOL §1): not 415 for a media type.
+        using var text = await _host.Http.PostAsync("/api/sessions", new StringContent("{}", System.Text.Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.Unauthorized, text.StatusCode);
+        using var player = _host.Client((await _host.GuestAsync()).Token);
+        using var textWithToken = await player.PostAsync("/api/sessions", new StringContent("{}", System.Text.Encoding.UTF8, "text/plain"));
+        await ProblemAssert.IsAsync(textWithToken, HttpStatusCode.UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "body");
     }
 
     [Theory]

@@ -46,10 +46,20 @@ public static class TelemetryApi
         return endpoints;
     }
 
+    /// <summary>
+    /// The body is read in the handler, not bound: a bound body makes routing answer a wrong media type 415 before
+    /// authorization runs, and PROTOCOL §1 answers a missing token 401 whatever was sent.
+    /// </summary>
     private static async Task<Results<Created<StartSessionResponse>, ProblemHttpResult>> StartSession(
-        StartSessionRequest? request, HttpContext context, ModeCatalogCache modes, PortalRegistry portals,
-        PerfTokens tokens, TelemetryWriter writer, TimeProvider time)
+        HttpContext context, ModeCatalogCache modes, PortalRegistry portals,
+        PerfTokens tokens, TelemetryWriter writer, TimeProvider time, IOptions<JsonOptions> jsonOptions)
     {
+        var (request, badBody) = await EngineBody.ReadAsync<StartSessionRequest>(context, jsonOptions.Value.SerializerOptions);
+        if (badBody is not null)
+        {
+            return badBody;
+        }
+
         if (request is null)
         {
             return ApiProblem.MissingBody();
