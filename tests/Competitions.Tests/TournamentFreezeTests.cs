@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using PlayMusic.Grains.Competitions;
 using PlayMusic.TestSupport;
 
@@ -7,11 +6,11 @@ namespace PlayMusic.Competitions.Tests;
 
 /// <summary>
 /// Standings freeze when the window closes (PROTOCOL §4): a repeated delivery of a counted run is offered to the
-/// board again only until then. A silo with a <see cref="FakeTimeProvider"/> as clock, on a real database.
+/// board again only until then. A silo with a <see cref="SiloClock"/> as clock, on a real database.
 /// </summary>
 public sealed class TournamentFreezeTests : SiloTest
 {
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly SiloClock _time = new();
 
     protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);
 

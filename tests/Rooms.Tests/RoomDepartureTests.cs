@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using PlayMusic.Competitions;
 using PlayMusic.TestSupport;
 
@@ -7,11 +6,11 @@ namespace PlayMusic.Rooms.Tests;
 
 /// <summary>
 /// What a player leaves behind: a finished run stays in the results as it was finished and reaches the boards, and an
-/// emptied emote bucket stays empty across a leave and a join. Real silo and database, a <see cref="FakeTimeProvider"/> as clock.
+/// emptied emote bucket stays empty across a leave and a join. Real silo and database, a <see cref="SiloClock"/> as clock.
 /// </summary>
 public sealed class RoomDepartureTests : SiloTest
 {
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly SiloClock _time = new();
     private readonly EventLogNode _events = new();
     private RoomNode _node = null!;
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
@@ -7,13 +6,13 @@ namespace PlayMusic.Rooms.Tests;
 /// <summary>
 /// Spectators as the room keeps them: a repeated Spectate costs nothing, turning spectators off drops the
 /// watchers (also against their node's re-attach), and the live-room list counts re-attached watchers.
-/// Real silo and database, a <see cref="FakeTimeProvider"/> as clock (ticks come when the test moves it).
+/// Real silo and database, a <see cref="SiloClock"/> as clock (ticks come when the test moves it).
 /// </summary>
 public sealed class RoomSpectatorTests : SiloTest
 {
     private static readonly TimeSpan OneTick = TimeSpan.FromMilliseconds(34);
 
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly SiloClock _time = new();
     private readonly EventLogNode _players = new();
     private readonly EventLogNode _watchers = new();
     private RoomNode _playerNode = null!;

@@ -1,18 +1,17 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using PlayMusic.TestSupport;
 
 namespace PlayMusic.Rooms.Tests;
 
 /// <summary>
-/// The room grain on a real silo and database, but with a <see cref="FakeTimeProvider"/> as the silo's clock:
+/// The room grain on a real silo and database, but with a <see cref="SiloClock"/> as the silo's clock:
 /// grain timers and the room's own reads of time follow it, so countdown, tick scheduling and grace expiry
 /// are checked without sleeping.
 /// </summary>
 public sealed class RoomTimingTests : SiloTest
 {
     // On a whole millisecond, as real timers count: the room aims every timer at a whole millisecond.
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly SiloClock _time = new();
     private readonly RecordingNode _node = new();
 
     protected override void ConfigureSilo(IServiceCollection services) => services.AddSingleton<TimeProvider>(_time);

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
 using PlayMusic.Grains.Rooms;
 using PlayMusic.TestSupport;
 
@@ -8,11 +7,11 @@ namespace PlayMusic.Rooms.Tests;
 /// <summary>
 /// A room whose state write fails inside a timer (a database blip at the start or the end of a match) still
 /// moves on: clients hear of the change, the loop starts or stops, and the write is retried until it is stored.
-/// Real silo and database, the rooms storage behind a switch, a <see cref="FakeTimeProvider"/> as clock.
+/// Real silo and database, the rooms storage behind a switch, a <see cref="SiloClock"/> as clock.
 /// </summary>
 public sealed class RoomWriteFailureTests : SiloTest
 {
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private readonly SiloClock _time = new();
     private readonly FlakyRoomStorage _storage = new();
     private readonly EventLogNode _events = new();
     private RoomNode _node = null!;
