@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MessagePack;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans;
@@ -184,6 +185,14 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         var roomId = created["room"]!["roomId"]!.GetValue<string>();
         Assert.Equal(2, created["room"]!["maxPlayers"]!.GetValue<int>());
         await p2.InvokeAsync("JoinRoom", new { roomId });
+
+        // Stems the players could not trigger (none, or not ids) are refused, not stored.
+        foreach (var unusable in new object[] { new[] { 1, 2 }, Array.Empty<string>(), "drums", new[] { "" }, new[] { new string('x', 33) }, new[] { "a\nb" } })
+        {
+            Assert.Contains("stems", await p1.FailsWithAsync(RoomErrors.InvalidArgument, "UpdateSettings", new { config = new { stems = unusable } }));
+        }
+
+        Assert.Contains("stems", await p2.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "duet", songId = Song(), config = new { stems = new[] { 1 } } }));
 
         // The host's config change clears ready and replaces the default stems.
         await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
@@ -374,10 +383,12 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await watcher.InvokeAsync("Spectate", new { roomId });
         await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 3 && r["spectators"]!.GetValue<int>() == 1);
 
-        await p3.InvokeAsync("LeaveRoom");
-        await watcher.InvokeAsync("LeaveRoom"); // a spectator leaves too
+        // "One argument object (or none)": LeaveRoom takes an empty object or null as well as nothing.
+        await p3.InvokeAsync("LeaveRoom", new { });
+        await watcher.Connection.InvokeCoreAsync("LeaveRoom", new object?[] { null }); // a spectator leaves too
         await LiveRoomAsync(watcher, roomId, r => r["players"]!.GetValue<int>() == 2 && r["spectators"]!.GetValue<int>() == 0);
         await watcher.FailsWithAsync(RoomErrors.NotInRoom, "LeaveRoom");
+        await p2.InvokeAsync("LeaveRoom");
         await watcher.FailsWithAsync(RoomErrors.InvalidArgument, "SetReady"); // no argument: the method says what is missing
 
         // stream() of a method that answers once, with its argument or without: a coded refusal too (not a run of the

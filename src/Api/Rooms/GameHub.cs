@@ -221,8 +221,8 @@ public sealed partial class GameHub(
         return SeatedRoom().FinishAsync(PlayerId, score, Context.ConnectionId);
     }
 
-    /// <summary>Frees the seat, or stops watching for a spectator.</summary>
-    public async Task LeaveRoom()
+    /// <summary>Frees the seat, or stops watching for a spectator. The argument, if any, carries nothing.</summary>
+    public async Task LeaveRoom(LeaveRoomArgs? args)
     {
         if (Session is not { } session)
         {

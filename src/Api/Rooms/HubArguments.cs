@@ -104,6 +104,10 @@ public sealed class FinishArgs
     [Key("score")] public long? Score { get; set; }
 }
 
+/// <summary>LeaveRoom needs nothing; an argument object is still taken ("one argument object, or none") and its fields ignored.</summary>
+[MessagePackObject(keyAsPropertyName: true)]
+public sealed class LeaveRoomArgs;
+
 [MessagePackObject]
 public sealed class ResumeArgs
 {

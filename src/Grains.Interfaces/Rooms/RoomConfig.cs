@@ -9,6 +9,9 @@ public static class RoomConfig
     public const int MaxBytes = 16 * 1024;
     public const int MaxStems = 16;
 
+    /// <summary>Stem ids name the song's audio stems and go back in every <c>Stems</c> event and refusal.</summary>
+    public const int MaxStemIdLength = 32;
+
     /// <summary>
     /// Well below the 64 levels at which SignalR's JSON protocol stops reading a message (and closes the
     /// connection), so a deep config is an INVALID_ARGUMENT under both protocols up to there.
@@ -99,12 +102,25 @@ public static class RoomConfig
             {
                 return "must hold only finite numbers within double range and valid Unicode text (no lone surrogate)";
             }
+
+            if (document.RootElement.TryGetProperty("stems", out var stems) && !IsStemList(stems))
+            {
+                return $"stems must be an array of 1 to {MaxStems} stem ids, strings of 1 to {MaxStemIdLength} characters without control characters";
+            }
         }
         catch (JsonException)
         {
             return $"must be nested at most {MaxDepth} levels deep";
         }
 
-        return Stems(config) is { Count: > MaxStems } ? $"stems must hold at most {MaxStems} ids" : null;
+        return null;
     }
+
+    /// <summary>A co-op room needs stems its players can trigger: <c>[1, 2]</c> or <c>[]</c> would leave it none.</summary>
+    private static bool IsStemList(JsonElement stems) =>
+        stems.ValueKind == JsonValueKind.Array
+        && stems.GetArrayLength() is > 0 and <= MaxStems
+        && stems.EnumerateArray().All(stem => stem.ValueKind == JsonValueKind.String
+            && stem.GetString() is { Length: > 0 and <= MaxStemIdLength } id
+            && !id.Any(char.IsControl));
 }
