@@ -352,6 +352,36 @@ public sealed class TournamentTests(ApiFixture fixture) : IClassFixture<ApiFixtu
         await (await admin.PostAsJsonAsync("/api/admin/tournaments", body)).ProblemAsync(HttpStatusCode.BadRequest);
     }
 
+    /// <summary>An organiser whose create got no answer (a crash, a dropped connection) sends it again: one tournament.</summary>
+    [Fact]
+    public async Task A_create_sent_again_with_its_idempotency_key_answers_the_same_tournament()
+    {
+        using var admin = Host.Client(Host.AdminToken());
+        var now = Competition.Now;
+        var title = "Retry cup " + Guid.NewGuid().ToString("N")[..8];
+        var body = new { title, gameId = "g1", mode = "runner", startsAt = now + 60_000, endsAt = now + 120_000 };
+        HttpRequestMessage Create(object content, string key) => new(HttpMethod.Post, "/api/admin/tournaments")
+        {
+            Content = JsonContent.Create(content), Headers = { { "Idempotency-Key", key } },
+        };
+        var key = Guid.NewGuid().ToString();
+
+        using var first = await admin.SendAsync(Create(body, key));
+        using var again = await admin.SendAsync(Create(body, key));
+        Assert.Equal((HttpStatusCode.Created, HttpStatusCode.Created), (first.StatusCode, again.StatusCode));
+        var (made, answered) = (await first.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web),
+            await again.Content.ReadFromJsonAsync<TournamentBody>(JsonSerializerOptions.Web));
+        Assert.Equal(made!.Id, answered!.Id);
+        var listed = await admin.GetFromJsonAsync<List<TournamentBody>>("/api/tournaments?status=upcoming", JsonSerializerOptions.Web);
+        Assert.Single(listed!, t => t.Title == title);
+
+        // The same key for another tournament is refused; a key that is not one value of printable ASCII is 400.
+        var reused = await (await admin.SendAsync(Create(body with { endsAt = now + 180_000 }, key))).ProblemAsync(HttpStatusCode.Conflict);
+        Assert.Equal("IDEMPOTENCY_KEY_REUSED", reused.Code);
+        var blank = await (await admin.SendAsync(Create(body, "two words"))).ProblemAsync(HttpStatusCode.BadRequest);
+        Assert.StartsWith("Idempotency-Key:", blank.Detail);
+    }
+
     [Fact]
     public async Task A_null_body_or_a_control_character_in_the_prize_is_400_naming_the_field()
     {

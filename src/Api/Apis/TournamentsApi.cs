@@ -1,4 +1,7 @@
 using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
 using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
@@ -29,12 +32,14 @@ public sealed record StandingsResponse(
     string Status,
     long EndsAt);
 
-public static class TournamentsApi
+public static partial class TournamentsApi
 {
     public const string ClosedCode = "TOURNAMENT_CLOSED";
     public const string StartedCode = "TOURNAMENT_STARTED";
     public const string EndedCode = "TOURNAMENT_ENDED";
     public const string WrongPortalCode = "WRONG_PORTAL";
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+    public const string IdempotencyKeyReusedCode = "IDEMPOTENCY_KEY_REUSED";
     public const int MaxTitleLength = 100;
     public const int MaxPrizeLength = 200;
     public const int MaxAttemptsLimit = 1000;
@@ -57,9 +62,20 @@ public static class TournamentsApi
         return endpoints;
     }
 
+    /// <summary>
+    /// An <c>Idempotency-Key</c> header makes a create safe to send again: the key names the tournament, so a retry
+    /// whose first answer was lost (a crash, a dropped connection) answers with the tournament the first one made
+    /// instead of making a second; the same key with another body is 409.
+    /// </summary>
     private static async Task<Results<Created<Tournament>, ProblemHttpResult>> Create(
-        TournamentRequest? request, IGrainFactory grains, ModeCatalogCache modes, PortalRegistry portals, TimeProvider clock)
+        TournamentRequest? request, HttpContext context, IGrainFactory grains, ModeCatalogCache modes, PortalRegistry portals, TimeProvider clock)
     {
+        var key = context.Request.Headers[IdempotencyKeyHeader];
+        if (key.Count > 1 || (key.Count == 1 && !IdempotencyKeyPattern().IsMatch(key[0]!)))
+        {
+            return ApiProblem.Invalid(IdempotencyKeyHeader, "must be one value of 1 to 128 printable ASCII characters");
+        }
+
         if (request is null)
         {
             return ApiProblem.MissingBody();
@@ -79,11 +95,25 @@ public static class TournamentsApi
             return problem;
         }
 
-        var id = Guid.NewGuid().ToString();
+        var id = (key.Count == 1 ? IdFor(key[0]!) : Guid.NewGuid()).ToString();
         var result = await grains.GetGrain<ITournamentGrain>(id).CreateAsync(definition);
-        return result.Tournament is { } tournament
-            ? TypedResults.Created($"/api/tournaments/{id}", tournament)
-            : ProblemFor(result.Error, id);
+        return result switch
+        {
+            { Tournament: { } tournament } => TypedResults.Created($"/api/tournaments/{id}", tournament),
+            { Error: TournamentError.AlreadyExists } => ApiProblem.Conflict(IdempotencyKeyReusedCode,
+                $"{IdempotencyKeyHeader} {key} already created tournament {id} with another body (or it was edited since)"),
+            _ => ProblemFor(result.Error, id),
+        };
+    }
+
+    /// <summary>The tournament an idempotency key names: a name-based uuid (SHA-256 of the key, version 8 bits).</summary>
+    private static Guid IdFor(string idempotencyKey)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes("playmusic:tournament:" + idempotencyKey), hash);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash[..16], bigEndian: true);
     }
 
     private static async Task<Results<Ok<Tournament>, ProblemHttpResult>> Update(
@@ -296,4 +326,7 @@ public static class TournamentsApi
         TournamentError.WrongPortal => ApiProblem.Create(StatusCodes.Status403Forbidden, WrongPortalCode, $"tournament {id} is open to another portal's players only"),
         _ => ApiProblem.Conflict("CONFLICT", $"tournament {id}: {error}"),
     };
+
+    [GeneratedRegex("^[\\x21-\\x7E]{1,128}$")]
+    private static partial Regex IdempotencyKeyPattern();
 }

@@ -86,6 +86,7 @@ public sealed record TournamentStandings(Tournament Tournament, LeaderboardPage 
 /// </summary>
 public interface ITournamentGrain : IGrainWithStringKey
 {
+    /// <summary>Creates the tournament; on one that exists, the same definition is a retry (answered alike), another is <see cref="TournamentError.AlreadyExists"/>.</summary>
     Task<TournamentResult> CreateAsync(TournamentDefinition definition);
 
     Task<TournamentResult> GetAsync();

@@ -89,7 +89,8 @@ public sealed class TournamentGrain(NpgsqlDataSource dataSource, TimeProvider cl
     {
         if (_definition is not null)
         {
-            return TournamentResult.Fail(TournamentError.AlreadyExists);
+            // The same create again (an organiser's retry under the same Idempotency-Key) is answered as the first.
+            return _definition == definition ? Ok() : TournamentResult.Fail(TournamentError.AlreadyExists);
         }
 
         var now = Now;
