@@ -87,6 +87,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("x\U0001FFFE")] // a noncharacter outside the basic plane
     [InlineData("\u2065")] // unassigned, reserved default-ignorable: renders as nothing
     [InlineData("\U000E0FFF")] // the same outside the basic plane
+    [InlineData("Zo\u0301\u0316\u0334\u0352\u0301e")] // five marks stacked on one letter: a column of accents over the next rows
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });
@@ -97,6 +98,8 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [Theory]
     [InlineData(17, "\U0001F600")] // 17 emoji: 34 UTF-16 units
     [InlineData(17, "e\u0301")] // 17 accented letters written with a combining accent
+    [InlineData(16, "e\u0323\u0302")] // Vietnamese ệ written with two combining marks
+    [InlineData(8, "a\u0301\u0302\u0303\u0304")] // four marks on a letter, the most one may carry
     [InlineData(5, "\U0001F468\u200D\U0001F469\u200D\U0001F467\u200D\U0001F466")] // families: joined emoji sequences
     [InlineData(32, "a")]
     [InlineData(1, "\U0003FFFD")] // unassigned in this runtime's tables: a newer emoji is one of those

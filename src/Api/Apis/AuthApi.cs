@@ -47,7 +47,7 @@ public static class AuthApi
         }
         else if (!IsDisplayable(displayName))
         {
-            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} characters of which some are visible, without control, formatting, line-break or reserved invisible characters");
+            return ApiProblem.Invalid("displayName", $"must be 1 to {MaxDisplayNameLength} characters of which some are visible, {VisibleText.Rules}");
         }
 
         var token = issuer.Issue(playerId.ToString(), displayName, TokenIssuer.PlayerRole, GuestLifetime);

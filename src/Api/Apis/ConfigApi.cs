@@ -58,7 +58,7 @@ public static partial class ConfigApi
 
         if (request.Name?.Trim() is not { Length: <= 64 } name || !VisibleText.Shows(name))
         {
-            return ApiProblem.Invalid("name", "must be 1 to 64 characters of which some are visible, without control, formatting or line-break characters");
+            return ApiProblem.Invalid("name", $"must be 1 to 64 characters of which some are visible, {VisibleText.Rules}");
         }
 
         if (request.MaxScorePerSecond is not (>= 1 and <= 1_000_000))

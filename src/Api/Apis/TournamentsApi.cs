@@ -245,7 +245,7 @@ public static partial class TournamentsApi
     {
         if (definition.Title.Length is 0 or > MaxTitleLength || !VisibleText.Shows(definition.Title))
         {
-            return ApiProblem.Invalid("title", $"must be 1 to {MaxTitleLength} characters of which some are visible, without control, formatting or line-break characters");
+            return ApiProblem.Invalid("title", $"must be 1 to {MaxTitleLength} characters of which some are visible, {VisibleText.Rules}");
         }
 
         if (!LeaderboardApi.IsGameId(definition.GameId))
@@ -290,7 +290,7 @@ public static partial class TournamentsApi
         }
 
         return definition.Prize is { } prize && (prize.Length > MaxPrizeLength || (prize.Length > 0 && !VisibleText.Shows(prize)))
-            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters of which some are visible, without control, formatting or line-break characters")
+            ? ApiProblem.Invalid("prize", $"must be at most {MaxPrizeLength} characters of which some are visible, {VisibleText.Rules}")
             : null;
     }
 

@@ -11,20 +11,40 @@ public static class VisibleText
     private const int EmojiTagFirst = 0xE0020;
     private const int EmojiTagLast = 0xE007F;
 
+    /// <summary>
+    /// Marks one character may carry: written languages stack up to three or four (Vietnamese two, Devanagari and
+    /// Tibetan clusters three or four, an emoji keycap two); "Zalgo" text stacks dozens, which draw a column of
+    /// accents over the neighbouring rows of a leaderboard or a room.
+    /// </summary>
+    public const int MaxStackedMarks = 4;
+
+    /// <summary>What a refused name or title was missing, in every field's error.</summary>
+    public static readonly string Rules =
+        $"without control, formatting, line-break or reserved invisible characters, and with at most {MaxStackedMarks} marks stacked on a character";
+
     /// <summary>Letters and symbols that render as nothing (Hangul fillers, the blank Braille pattern).</summary>
     private static readonly FrozenSet<int> BlankFillers = FrozenSet.ToFrozenSet([0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]);
 
     /// <summary>
     /// Nothing invisible: no control characters and no formatting ones (zero-width spaces, direction overrides) except
     /// the joiners emoji sequences use, and something that shows: joiners, spaces, marks (variation selectors,
-    /// combining joiners) and blank fillers alone are invisible text.
+    /// combining joiners) and blank fillers alone are invisible text. No more than <see cref="MaxStackedMarks"/> marks
+    /// in a row.
     /// </summary>
     public static bool Shows(string text)
     {
         var shows = false;
+        var stackedMarks = 0;
         foreach (var rune in text.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
+            var isMark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
+            stackedMarks = isMark ? stackedMarks + 1 : 0;
+            if (stackedMarks > MaxStackedMarks)
+            {
+                return false;
+            }
+
             var emojiJoiner = rune.Value == ZeroWidthJoiner || rune.Value is >= EmojiTagFirst and <= EmojiTagLast;
             // Line breaks split a leaderboard row; noncharacters are never text. Other unassigned code points
             // stay allowed: they are the emoji phones ship before this runtime's Unicode tables know them.
@@ -37,7 +57,7 @@ public static class VisibleText
             }
 
             shows |= !emojiJoiner && !Rune.IsWhiteSpace(rune) && !BlankFillers.Contains(rune.Value)
-                && category is not (UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark);
+                && !isMark;
         }
 
         return shows;

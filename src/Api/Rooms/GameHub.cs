@@ -156,7 +156,7 @@ public sealed partial class GameHub(
         // Sent to every player in the room: nothing invisible or disruptive (NUL, ESC, line breaks, direction overrides).
         if (args.AvatarId is { } avatarId && (avatarId.Length > 64 || (avatarId.Length > 0 && !VisibleText.Shows(avatarId))))
         {
-            throw Invalid("avatarId", "must be at most 64 characters of visible text, without control, formatting or line-break characters");
+            throw Invalid("avatarId", $"must be at most 64 characters of visible text, {VisibleText.Rules}");
         }
 
         return SeatedRoom().CustomizeAsync(PlayerId, new Customization(args.GhostColor, args.GhostOpacity, args.AvatarId));
