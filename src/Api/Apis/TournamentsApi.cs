@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 using PlayMusic.Api.Competitions;
 using PlayMusic.Api.Errors;
 using PlayMusic.Api.Identity;

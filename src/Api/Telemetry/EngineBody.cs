@@ -9,10 +9,10 @@ namespace PlayMusic.Api.Telemetry;
 /// <summary>
 /// Reads an engine body inside its handler instead of binding it, so the handler chooses what it checks first: the
 /// tokens before the body (PROTOCOL §1 answers a missing bearer token 401 and §3 a wrong perf token 403 whatever
-/// was sent), and <c>text/plain</c> for
-/// beacons (what <c>navigator.sendBeacon</c> sends for a string). The rules are those of bound bodies: the same JSON
-/// options, <c>INVALID_JSON</c> naming the field, 415 for a media type it does not read, 413 beyond the group's
-/// size limit; a leading UTF-8 byte order mark is skipped. No body, or <c>null</c>, reads as null.
+/// was sent), and <c>text/plain</c> for beacons (what <c>navigator.sendBeacon</c> sends for a string). The rules are
+/// those of bound bodies: the same JSON options, <c>INVALID_JSON</c> naming the field, 415 for a media type it does
+/// not read, 413 beyond the group's size limit; a leading UTF-8 byte order mark is skipped. No body, or <c>null</c>,
+/// reads as null.
 /// </summary>
 public static class EngineBody
 {
