@@ -88,6 +88,7 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     [InlineData("\u2065")] // unassigned, reserved default-ignorable: renders as nothing
     [InlineData("\U000E0FFF")] // the same outside the basic plane
     [InlineData("Zo\u0301\u0316\u0334\u0352\u0301e")] // five marks stacked on one letter: a column of accents over the next rows
+    [InlineData("o\u0301\u0302\u0303\u0304\u200d\u0301b")] // the same, split by an (invisible) joiner
     public async Task Bad_display_name_is_400_naming_the_field(string displayName)
     {
         var response = await _host.Http.PostAsJsonAsync("/api/auth/guest", new { displayName });

@@ -39,13 +39,14 @@ public static class VisibleText
         {
             var category = Rune.GetUnicodeCategory(rune);
             var isMark = category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark;
-            stackedMarks = isMark ? stackedMarks + 1 : 0;
+            var emojiJoiner = rune.Value == ZeroWidthJoiner || rune.Value is >= EmojiTagFirst and <= EmojiTagLast;
+            // Joiners are invisible and stay in the character: marks on either side of one stack on the same letter.
+            stackedMarks = isMark ? stackedMarks + 1 : emojiJoiner ? stackedMarks : 0;
             if (stackedMarks > MaxStackedMarks)
             {
                 return false;
             }
 
-            var emojiJoiner = rune.Value == ZeroWidthJoiner || rune.Value is >= EmojiTagFirst and <= EmojiTagLast;
             // Line breaks split a leaderboard row; noncharacters are never text. Other unassigned code points
             // stay allowed: they are the emoji phones ship before this runtime's Unicode tables know them.
             if (category is UnicodeCategory.Control or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse
