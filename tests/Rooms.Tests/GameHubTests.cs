@@ -193,6 +193,9 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         }
 
         Assert.Contains("stems", await p2.FailsWithAsync(RoomErrors.InvalidArgument, "CreateRoom", new { mode = "duet", songId = Song(), config = new { stems = new[] { 1 } } }));
+        var (_, soloist) = await fixture.PlayerAsync(protocol, "C");
+        await using var _3 = soloist;
+        await soloist.InvokeAsync("CreateRoom", new { mode = "runner", songId = Song(), config = new { stems = "on" } }); // other modes read no stems
 
         // The host's config change clears ready and replaces the default stems.
         await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });

@@ -102,11 +102,6 @@ public static class RoomConfig
             {
                 return "must hold only finite numbers within double range and valid Unicode text (no lone surrogate)";
             }
-
-            if (document.RootElement.TryGetProperty("stems", out var stems) && !IsStemList(stems))
-            {
-                return $"stems must be an array of 1 to {MaxStems} stem ids, strings of 1 to {MaxStemIdLength} characters without control characters";
-            }
         }
         catch (JsonException)
         {
@@ -116,7 +111,19 @@ public static class RoomConfig
         return null;
     }
 
-    /// <summary>A co-op room needs stems its players can trigger: <c>[1, 2]</c> or <c>[]</c> would leave it none.</summary>
+    /// <summary>
+    /// Null when a co-op room can play this (checked) config's stems, else why not (a sentence that follows the field
+    /// name "config"): the room needs stems its players can trigger, and <c>[1, 2]</c> or <c>[]</c> would leave it none.
+    /// Other modes read no stems, so their configs may hold anything under that key.
+    /// </summary>
+    public static string? StemsProblem(RawJson config)
+    {
+        using var document = JsonDocument.Parse(config.Json);
+        return document.RootElement.TryGetProperty("stems", out var stems) && !IsStemList(stems)
+            ? $"stems must be an array of 1 to {MaxStems} stem ids, strings of 1 to {MaxStemIdLength} characters without control characters"
+            : null;
+    }
+
     private static bool IsStemList(JsonElement stems) =>
         stems.ValueKind == JsonValueKind.Array
         && stems.GetArrayLength() is > 0 and <= MaxStems

@@ -171,6 +171,7 @@ public sealed class GameRoomGrain(
         var mode = await MultiplayerModes.RequireAsync(GrainFactory, command.Mode);
         var rules = mode.Multiplayer;
         var maxPlayers = MultiplayerModes.SeatsFor(mode, command.MaxPlayers);
+        ThrowIfUnplayableStems(rules.Coop, command.Config);
 
         Room.Phase = RoomPhase.Lobby;
         Room.Mode = mode.Id;
@@ -359,6 +360,11 @@ public sealed class GameRoomGrain(
         if (update.Config is not null && Room.Phase != RoomPhase.Lobby)
         {
             throw new RoomException(RoomErrors.InvalidArgument, "config can only change in the lobby");
+        }
+
+        if (update.Config is not null)
+        {
+            ThrowIfUnplayableStems(Room.Coop, update.Config);
         }
 
         Room.Settings = new RoomSettings(
@@ -1320,6 +1326,14 @@ public sealed class GameRoomGrain(
             {
                 _emoteBuckets.Remove(playerId);
             }
+        }
+    }
+
+    private static void ThrowIfUnplayableStems(bool coop, RawJson config)
+    {
+        if (coop && RoomConfig.StemsProblem(config) is { } problem)
+        {
+            throw new RoomException(RoomErrors.InvalidArgument, $"config {problem}");
         }
     }
 
