@@ -50,7 +50,7 @@ ensure_database() {
       exit 1
     fi
     echo "starting local PostgreSQL on 127.0.0.1:$port (data in $pg_root/data)" >&2
-    # Each process pools up to 50 connections (docs/platform.md): room for `./run.sh cluster` and an operator's psql.
+    # Each process pools up to 52 connections (docs/platform.md): room for `./run.sh cluster` and an operator's psql.
     pg_start "$pg_root/data" "$port" "$pg_root/server.log" -c max_connections=300
     started_pg=$pg_root/data
   fi

@@ -44,6 +44,9 @@ public static class DatabaseExtensions
         var given = new DbConnectionStringBuilder { ConnectionString = settings.ConnectionString };
         var size = PoolSizeKeywords.Any(given.ContainsKey) ? dataSource.ConnectionStringBuilder.MaxPoolSize : MainPoolSize;
         dataSource.ConnectionStringBuilder.MaxPoolSize = Math.Min(size, poolCap ?? size);
+        // No code on these pools leaves session state behind (no SET, LISTEN, temp tables; the migrator
+        // releases its advisory lock itself), so the reset statements Npgsql would otherwise send with
+        // every reuse of a pooled connection are pure cost: parsed and run once per board commit.
         dataSource.ConnectionStringBuilder.NoResetOnClose = true;
         if (serverOptions is not null)
         {

@@ -74,9 +74,8 @@ public static class TelemetryExtensions
             return context.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), checks });
         }
 
-        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code, and the
-        // Retry-After every 503 of the API carries (ApiProblem.AskToRetry).
-        context.Response.Headers.RetryAfter = "5";
+        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code, and Retry-After.
+        RetryAdvice.AskToRetry(context.Response);
         var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key);
         return context.Response.WriteAsJsonAsync(new
         {

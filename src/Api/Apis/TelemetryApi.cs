@@ -5,6 +5,7 @@ using PlayMusic.Api.Identity;
 using PlayMusic.Api.Modes;
 using PlayMusic.Api.Telemetry;
 using PlayMusic.Competitions;
+using PlayMusic.Hosting;
 
 namespace PlayMusic.Api.Apis;
 
@@ -196,7 +197,7 @@ public static class TelemetryApi
             catch (Exception ex)
             {
                 logger.LogWarning(ex, "Session {SessionId} ended but its score was not recorded", id);
-                ApiProblem.AskToRetry(context.Response);
+                RetryAdvice.AskToRetry(context.Response);
                 return ApiProblem.Create(StatusCodes.Status503ServiceUnavailable, ScoreNotRecorded,
                     $"session {id} is ended, but its score has not reached the leaderboards yet: send the same end again");
             }

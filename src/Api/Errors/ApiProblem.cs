@@ -33,9 +33,6 @@ public static class ApiProblem
     public static ProblemHttpResult Create(int status, string code, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status, extensions: new Dictionary<string, object?> { [CodeKey] = code });
 
-    /// <summary>Every 503 says when to send the same request again.</summary>
-    public static void AskToRetry(HttpResponse response) => response.Headers.RetryAfter = "5";
-
     /// <summary>The code an error gets when the handler that produced it did not name one.</summary>
     public static string DefaultCode(int status) => status switch
     {

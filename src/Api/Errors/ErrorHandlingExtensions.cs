@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
+using PlayMusic.Hosting;
 
 namespace PlayMusic.Api.Errors;
 
@@ -53,7 +54,7 @@ public static class ErrorHandlingExtensions
             context.Response.StatusCode = status;
             if (status == 503)
             {
-                ApiProblem.AskToRetry(context.Response);
+                RetryAdvice.AskToRetry(context.Response);
             }
 
             return await problems.TryWriteAsync(new ProblemDetailsContext
