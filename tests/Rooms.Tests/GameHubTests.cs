@@ -159,8 +159,8 @@ public sealed class GameHubTests(RoomHostFixture fixture) : IClassFixture<RoomHo
         await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "finished");
 
         var metrics = await fixture.Host.Http.GetStringAsync("/metrics");
-        Assert.Contains("playmusic_room_tick_lag", metrics);
-        Assert.Contains("playmusic_room_tick_duration", metrics);
+        Assert.Contains("playmusic_room_tick_lag_milliseconds_bucket", metrics);
+        Assert.Contains("playmusic_room_tick_duration_milliseconds_bucket", metrics);
         Assert.Contains("playmusic_room_node_messages", metrics);
         Assert.Contains("playmusic_hub_messages_in", metrics);
         Assert.Contains("playmusic_hub_messages_out", metrics);

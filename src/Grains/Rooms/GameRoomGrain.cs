@@ -822,7 +822,7 @@ public sealed class GameRoomGrain(
         var started = time.GetTimestamp();
         var now = time.GetUtcNow();
         var (tick, lag) = _timestep.Begin(now);
-        RoomMetrics.TickLag.Record(lag.TotalMilliseconds);
+        RoomMetrics.TickBegan(lag);
         var nowMs = now.ToUnixTimeMilliseconds();
         var songTimeMs = nowMs - Room.StartedAt!.Value;
         SendTick(tick, nowMs, songTimeMs);
@@ -848,7 +848,7 @@ public sealed class GameRoomGrain(
             _tickTimer?.Change(delay, period);
         }
 
-        RoomMetrics.TickDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
+        RoomMetrics.TickEnded(time.GetElapsedTime(started));
     }
 
     private void SendTick(long tick, long nowMs, long songTimeMs)

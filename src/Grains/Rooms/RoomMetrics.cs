@@ -18,11 +18,17 @@ public static class RoomMetrics
     private static readonly ObservedCount NodeMessages = new();
     private static readonly ObservedCount Ticks = new();
 
+    /// <summary>The window of the tick gauges: a lag spike stays on them for 10 to 20 s.</summary>
+    private static readonly TimeSpan RecentWindow = TimeSpan.FromSeconds(10);
+
+    private static readonly RecentMaximum RecentLag = new(RecentWindow, TimeProvider.System);
+    private static readonly RecentMaximum RecentDuration = new(RecentWindow, TimeProvider.System);
+
     /// <summary>How late each tick ran against its ideal time (start + n × 1/30 s).</summary>
-    public static readonly Histogram<double> TickLag = Meter.CreateHistogram<double>(
+    private static readonly Histogram<double> TickLag = Meter.CreateHistogram<double>(
         "playmusic.room.tick.lag", "ms", "Lateness of a room tick against its ideal time", advice: TickBuckets);
 
-    public static readonly Histogram<double> TickDuration = Meter.CreateHistogram<double>(
+    private static readonly Histogram<double> TickDuration = Meter.CreateHistogram<double>(
         "playmusic.room.tick.duration", "ms", "Time a room spends building and sending one tick", advice: TickBuckets);
 
     /// <summary>
@@ -35,11 +41,26 @@ public static class RoomMetrics
         NodeMessages.CounterOn(Meter, "playmusic.room.node_messages", "{message}", "Tick messages sent from rooms to API nodes");
         Ticks.CounterOn(Meter, "playmusic.room.ticks", "{tick}", "Ticks produced by running rooms");
         ActiveRooms.UpDownCounterOn(Meter, "playmusic.room.active", "{room}", "Rooms whose 30 Hz loop runs on this silo");
+        // The histograms above have no series before the first tick; these gauges are there (at 0) from the start.
+        RecentLag.GaugeOn(Meter, "playmusic.room.tick.lag.max", "ms", "Largest room tick lateness in the last 10 to 20 s");
+        RecentDuration.GaugeOn(Meter, "playmusic.room.tick.duration.max", "ms", "Longest room tick in the last 10 to 20 s");
     }
 
     /// <summary>Runs the static constructor: the instruments exist before any room does.</summary>
     public static void Publish()
     {
+    }
+
+    public static void TickBegan(TimeSpan lag)
+    {
+        TickLag.Record(lag.TotalMilliseconds);
+        RecentLag.Record(lag.TotalMilliseconds);
+    }
+
+    public static void TickEnded(TimeSpan duration)
+    {
+        TickDuration.Record(duration.TotalMilliseconds);
+        RecentDuration.Record(duration.TotalMilliseconds);
     }
 
     public static void TickSent(int nodeMessages)
