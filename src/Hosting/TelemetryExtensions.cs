@@ -84,6 +84,7 @@ public static class TelemetryExtensions
             status = context.Response.StatusCode,
             detail = $"not ready: {string.Join(", ", failing)} unavailable",
             code = "UNAVAILABLE",
+            traceId = TraceIds.Of(context),
             checks,
         }, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
     }

@@ -26,6 +26,7 @@ public sealed class ReadinessTests : DatabaseTest
             var problem = await notReady.Content.ReadFromJsonAsync<JsonElement>();
             Assert.Equal(("UNAVAILABLE", 503), (problem.GetProperty("code").GetString(), problem.GetProperty("status").GetInt32()));
             Assert.Contains("database", problem.GetProperty("detail").GetString());
+            Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
             Assert.NotNull(notReady.Headers.RetryAfter);
         }
 

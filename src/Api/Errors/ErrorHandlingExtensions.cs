@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
@@ -17,7 +16,6 @@ public static class ErrorHandlingExtensions
             var problem = context.ProblemDetails;
             problem.Detail ??= $"{context.HttpContext.Request.Method} {context.HttpContext.Request.Path}: {problem.Title}";
             problem.Extensions.TryAdd(ApiProblem.CodeKey, ApiProblem.DefaultCode(problem.Status ?? 500));
-            problem.Extensions.TryAdd("traceId", Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
         });
         builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
         // Binding failures throw, so the handler below can say which field was wrong.
