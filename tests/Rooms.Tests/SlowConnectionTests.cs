@@ -59,6 +59,56 @@ public sealed class SlowConnectionTests(RoomHostFixture fixture) : IClassFixture
         Assert.Matches(@"\nplaymusic_hub_ticks_skipped_total(\{[^}]*\})? [1-9]", metrics);
     }
 
+    /// <summary>
+    /// Over a WebSocket a stalled downlink (a phone in a tunnel) must end the same way. Before the kernel's queue was
+    /// bounded, the socket's autotuned send buffer took every tick of the stall, the writes kept completing, and the
+    /// phone got the whole backlog of stale ticks when its link came back.
+    /// </summary>
+    [Fact]
+    public async Task A_websocket_whose_downlink_stalls_skips_ticks_and_catches_up_with_a_keyframe()
+    {
+        await using var players = await fixture.PlayersAsync(Protocol.Json, "Fast1", "Fast2");
+        var (p1, p2) = (players[0], players[1]);
+        var roomId = (await p1.InvokeAsync("CreateRoom", new { mode = "runner", songId = $"tunnel-{Guid.NewGuid():N}"[..20], songDurationMs = 120_000 }))!["room"]!["roomId"]!.GetValue<string>();
+        await p2.InvokeAsync("JoinRoom", new { roomId });
+        await p1.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p2.InvokeAsync("SetReady", new { ready = true, configLoaded = true });
+        await p1.NextAsync("RoomState", r => r["state"]!.GetValue<string>() == "running", TimeSpan.FromSeconds(30));
+
+        await using var proxy = new TcpProxy("127.0.0.1", fixture.Host.BaseAddress.Port, serverReceiveBufferBytes: 4096);
+        var phone = await fixture.Host.GuestAsync("Tunnel");
+        await using var watcher = await HubClient.ConnectAsync(new Uri($"http://127.0.0.1:{proxy.Port}"), phone.Token, Protocol.Json);
+        await watcher.InvokeAsync("Spectate", new { roomId });
+        await watcher.NextAsync("Tick", timeout: TimeSpan.FromSeconds(30));
+
+        p2.Clear("Tick");
+        var stalledFrom = Tick(await p2.NextAsync("Tick", timeout: TimeSpan.FromSeconds(30)));
+        proxy.StallDownlink();
+        using (var playing = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            for (var seq = 1; !playing.IsCancellationRequested; seq++)
+            {
+                await p1.InvokeAsync("SendInput", new { seq, songTimeMs = seq * 40, x = seq % 7, y = 0, z = seq, lane = seq % 3, anim = "run", score = 0, combo = 0 });
+                await Task.Delay(40);
+            }
+        }
+
+        p2.Clear("Tick");
+        var stalledTo = Tick(await p2.NextAsync("Tick", timeout: TimeSpan.FromSeconds(30)));
+        proxy.ResumeDownlink();
+
+        var ticks = new List<JsonNode>();
+        while (ticks.Count == 0 || Tick(ticks[^1]) < stalledTo)
+        {
+            ticks.Add(await watcher.NextAsync("Tick", timeout: TimeSpan.FromSeconds(30)));
+        }
+
+        var during = ticks.Where(t => Tick(t) >= stalledFrom && Tick(t) <= stalledTo).ToList();
+        Assert.True(during.Count < (stalledTo - stalledFrom) * 0.8,
+            $"the phone got {during.Count} of the {stalledTo - stalledFrom + 1} ticks sent while its link was stalled: they were queued, not skipped");
+        Assert.Contains(ticks, t => Tick(t) > stalledFrom && t["full"]!.GetValue<bool>() && Tick(t) % 30 != 0);
+    }
+
     private static long Tick(JsonNode tick) => tick["tick"]!.GetValue<long>();
 
     /// <summary>The SignalR JSON protocol over long polling, by hand: it reads only when told to.</summary>

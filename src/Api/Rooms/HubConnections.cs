@@ -24,6 +24,7 @@ public sealed class GameHubLifetimeManager(ILogger<DefaultHubLifetimeManager<Gam
 {
     public override Task OnConnectedAsync(HubConnectionContext connection)
     {
+        KernelSendQueue.Limit(connection);
         connections.Add(connection);
         return base.OnConnectedAsync(connection);
     }

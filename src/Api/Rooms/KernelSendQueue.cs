@@ -1,0 +1,44 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Connections;
+using Microsoft.AspNetCore.Http.Connections.Features;
+using Microsoft.AspNetCore.SignalR;
+
+namespace PlayMusic.Api.Rooms;
+
+/// <summary>
+/// Keeps a game WebSocket's unsent data in the kernel small, so a stalled link makes the fan-out skip ticks after
+/// about a second and a half (<see cref="RoomsExtensions.TransportBufferBytes"/>) instead of once the socket's
+/// autotuned send buffer (hundreds of KB) is full: the journey probe's phone whose downlink stalled for 25 s then got
+/// 25 s of stale ticks, none skipped. <c>TCP_NOTSENT_LOWAT</c> bounds only the bytes not yet sent, so data in flight
+/// on a healthy long link is not throttled.
+/// </summary>
+internal static class KernelSendQueue
+{
+    public const int UnsentBytes = 4 * 1024;
+
+    /// <summary>What Kestrel's socket transport holds of a connection's output before a write waits (its default is 64 KB).</summary>
+    public const int TransportWriteBufferBytes = 16 * 1024;
+
+    /// <summary>Linux's <c>TCP_NOTSENT_LOWAT</c> socket option.</summary>
+    private const int TcpNotSentLowAt = 25;
+
+    public static void Limit(HubConnectionContext connection)
+    {
+        if (!OperatingSystem.IsLinux()
+            || connection.Features.Get<IHttpTransportFeature>()?.TransportType != HttpTransportType.WebSockets
+            || connection.GetHttpContext()?.Features.Get<IConnectionSocketFeature>()?.Socket is not { } socket)
+        {
+            return;
+        }
+
+        try
+        {
+            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowAt, BitConverter.GetBytes(UnsentBytes));
+        }
+        catch (SocketException)
+        {
+            // Not a TCP socket (a test server, a Unix socket): nothing to bound.
+        }
+    }
+}
