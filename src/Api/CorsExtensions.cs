@@ -6,7 +6,8 @@ public static class CorsExtensions
 {
     /// <summary>
     /// Browser access from other origins (the engine served from a CDN or a portal's own domain):
-    /// <c>PLAYMUSIC_CORS_ORIGINS</c> lists them (<c>;</c> or <c>,</c> separated, <c>*</c> for any); unset,
+    /// <c>PLAYMUSIC_CORS_ORIGINS</c> lists them (<c>;</c> or <c>,</c> separated, <c>https://*.example.com</c> for its
+    /// subdomains, <c>*</c> for any); unset,
     /// only same-origin pages may call. Credentials are allowed because the official SignalR client
     /// negotiates with <c>withCredentials</c>; no cookie authenticates here (tokens are bearer headers),
     /// so allowing them gives another origin nothing it could not do with the token itself.
@@ -23,7 +24,8 @@ public static class CorsExtensions
             }
             else
             {
-                policy.WithOrigins(origins);
+                // "https://*.discordsays.com": a Discord Activity is served from its application's own subdomain.
+                policy.WithOrigins(origins).SetIsOriginAllowedToAllowWildcardSubdomains();
             }
 
             policy.AllowAnyHeader().AllowAnyMethod().AllowCredentials()

@@ -187,9 +187,14 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     public async Task Browsers_on_configured_origins_may_call_and_others_get_no_cors_headers()
     {
         await using var host = await ApiHost.StartAsync(_database.ConnectionString,
-            new Dictionary<string, string?> { ["PLAYMUSIC_CORS_ORIGINS"] = "https://y8.com; https://playgama.com" });
+            new Dictionary<string, string?> { ["PLAYMUSIC_CORS_ORIGINS"] = "https://y8.com; https://playgama.com; https://*.discordsays.com" });
 
-        foreach (var (origin, allowed) in new[] { ("https://y8.com", true), ("https://playgama.com", true), ("https://evil.example", false) })
+        foreach (var (origin, allowed) in new[]
+        {
+            ("https://y8.com", true), ("https://playgama.com", true), ("https://evil.example", false),
+            // A Discord Activity is served from its application's own subdomain.
+            ("https://1234567890.discordsays.com", true), ("https://discordsays.com.evil.example", false), ("http://1.discordsays.com", false),
+        })
         {
             using var preflight = new HttpRequestMessage(HttpMethod.Options, "/api/auth/guest");
             preflight.Headers.Add("Origin", origin);
