@@ -7,11 +7,11 @@ using Microsoft.AspNetCore.SignalR;
 namespace PlayMusic.Api.Rooms;
 
 /// <summary>
-/// Keeps a game WebSocket's unsent data in the kernel small, so a stalled link makes the fan-out skip ticks after
-/// about a second and a half (<see cref="RoomsExtensions.TransportBufferBytes"/>) instead of once the socket's
-/// autotuned send buffer (hundreds of KB) is full: the journey probe's phone whose downlink stalled for 25 s then got
-/// 25 s of stale ticks, none skipped. <c>TCP_NOTSENT_LOWAT</c> bounds only the bytes not yet sent, so data in flight
-/// on a healthy long link is not throttled.
+/// Keeps what sits below the hub's own buffer (<see cref="RoomsExtensions.TransportBufferBytes"/>) small: the kernel's
+/// unsent bytes of a game WebSocket and Kestrel's socket-transport output. Then a stalled link makes the fan-out skip
+/// ticks after a second or two instead of once the socket's autotuned send buffer (hundreds of KB) is full: the
+/// journey probe's phone whose downlink stalled for 25 s got 25 s of stale ticks, none skipped.
+/// <c>TCP_NOTSENT_LOWAT</c> bounds only the bytes not yet sent, so data in flight on a healthy long link is not throttled.
 /// </summary>
 internal static class KernelSendQueue
 {

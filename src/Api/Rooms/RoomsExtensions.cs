@@ -13,7 +13,7 @@ public static class RoomsExtensions
 
     public const int TransportBufferBytes = 16 * 1024;
 
-    public static readonly TimeSpan StalledSendTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StalledSendTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>SignalR (JSON + MessagePack, camelCase in both), the node's fan-out observer, input schedule and batcher.</summary>
     public static IHostApplicationBuilder AddPlayMusicRooms(this IHostApplicationBuilder builder)
