@@ -9,7 +9,7 @@ namespace PlayMusic.Api.Rooms;
 /// <summary>
 /// Keeps what sits below the hub's own buffer (<see cref="RoomsExtensions.TransportBufferBytes"/>) small: the kernel's
 /// unsent bytes of a game WebSocket and Kestrel's socket-transport output. Then a stalled link makes the fan-out skip
-/// ticks after a second or two instead of once the socket's autotuned send buffer (hundreds of KB) is full: the
+/// ticks after a few seconds instead of once the socket's autotuned send buffer (hundreds of KB) is full: the
 /// journey probe's phone whose downlink stalled for 25 s got 25 s of stale ticks, none skipped.
 /// <c>TCP_NOTSENT_LOWAT</c> bounds only the bytes not yet sent, so data in flight on a healthy long link is not throttled.
 /// </summary>
