@@ -33,7 +33,14 @@ public sealed class TcpProxy : IAsyncDisposable
     public int Port { get; }
 
     /// <summary>Stops relaying what the server sends (what the client sends still goes through) until <see cref="ResumeDownlink"/>.</summary>
-    public void StallDownlink() => _downlinkFlowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    public void StallDownlink()
+    {
+        // Stalled already: a relay waiting on the current gate must be the one ResumeDownlink opens.
+        if (_downlinkFlowing.Task.IsCompleted)
+        {
+            _downlinkFlowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
 
     public void ResumeDownlink() => _downlinkFlowing.TrySetResult();
 
