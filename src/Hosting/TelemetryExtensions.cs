@@ -50,6 +50,8 @@ public static class TelemetryExtensions
 
         builder.Services.AddKeyedSingleton(DatabaseHealthCheck.PoolKey, (services, _) =>
             DatabaseExtensions.CreateDataSource(services.GetRequiredService<PlayMusicSettings>(), DatabaseHealthCheck.PoolKey, poolCap: 2));
+        // Not-ready answers are written as every other error is (the API adds its own customization to this).
+        builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return builder;
@@ -74,18 +76,19 @@ public static class TelemetryExtensions
             return context.Response.WriteAsJsonAsync(new { status = report.Status.ToString(), checks });
         }
 
-        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code, and Retry-After.
+        // Not ready is an error answer like every other (PROTOCOL conventions): problem+json with a code, a traceId
+        // and Retry-After, written by the same problem details service.
         RetryAdvice.AskToRetry(context.Response);
         var failing = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy).Select(e => e.Key);
-        return context.Response.WriteAsJsonAsync(new
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
-            type = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
-            title = "Service Unavailable",
-            status = context.Response.StatusCode,
-            detail = $"not ready: {string.Join(", ", failing)} unavailable",
-            code = "UNAVAILABLE",
-            traceId = TraceIds.Of(context),
-            checks,
-        }, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
+            HttpContext = context,
+            ProblemDetails =
+            {
+                Status = context.Response.StatusCode,
+                Detail = $"not ready: {string.Join(", ", failing)} unavailable",
+                Extensions = { ["code"] = "UNAVAILABLE", ["checks"] = checks },
+            },
+        }).AsTask();
     }
 }

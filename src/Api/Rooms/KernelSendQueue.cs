@@ -23,6 +23,8 @@ internal static class KernelSendQueue
     /// <summary>Linux's <c>TCP_NOTSENT_LOWAT</c> socket option.</summary>
     private const int TcpNotSentLowAt = 25;
 
+    private static readonly byte[] UnsentBytesValue = BitConverter.GetBytes(UnsentBytes);
+
     public static void Limit(HubConnectionContext connection)
     {
         if (!OperatingSystem.IsLinux()
@@ -34,7 +36,7 @@ internal static class KernelSendQueue
 
         try
         {
-            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowAt, BitConverter.GetBytes(UnsentBytes));
+            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpNotSentLowAt, UnsentBytesValue);
         }
         catch (SocketException)
         {
