@@ -184,6 +184,31 @@ public sealed class IdentityAndErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_token_answered_from_the_validation_cache_is_refused_once_it_expires()
+    {
+        // Expires in one to two seconds (a JWT's exp is in whole seconds).
+        var token = new TokenIssuer(_host.Services.GetRequiredService<SymmetricSecurityKey>(), new ShiftedTime(TimeSpan.FromSeconds(-58)))
+            .Issue("x", "x", TokenIssuer.AdminRole, TimeSpan.FromMinutes(1));
+        using var client = _host.Client(token.Token);
+        var cache = _host.Services.GetRequiredService<ValidatedTokens>();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/admin/portals")).StatusCode);
+        Assert.NotNull(cache.Find(token.Token));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/admin/portals")).StatusCode);
+
+        // Real time is the point: the token handler and the cache both read the system clock.
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(15);
+        while (DateTimeOffset.UtcNow <= token.ExpiresAt && DateTimeOffset.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+        }
+
+        var late = await client.GetAsync("/api/admin/portals");
+        await AssertProblem(late, HttpStatusCode.Unauthorized, "UNAUTHORIZED");
+        Assert.Null(cache.Find(token.Token));
+    }
+
+    [Fact]
     public async Task Browsers_on_configured_origins_may_call_and_others_get_no_cors_headers()
     {
         await using var host = await ApiHost.StartAsync(_database.ConnectionString,

@@ -16,6 +16,9 @@ public static class IdentityExtensions
         builder.Services.AddSingleton(key);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TokenIssuer>();
+        // The clock the token handler checks `exp` with, so a cached token lapses when a fresh validation would fail.
+        var validated = new ValidatedTokens(TimeProvider.System);
+        builder.Services.AddSingleton(validated);
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(o =>
             {
@@ -43,6 +46,12 @@ public static class IdentityExtensions
                             context.Token = token;
                         }
 
+                        if ((context.Token ?? BearerToken(context.Request)) is { } presented && validated.Find(presented) is { } principal)
+                        {
+                            context.Principal = principal;
+                            context.Success();
+                        }
+
                         return Task.CompletedTask;
                     },
                     // Every endpoint acts for the token's subject: a signed token without one is not a caller.
@@ -52,6 +61,10 @@ public static class IdentityExtensions
                         {
                             context.Fail("the token has no subject");
                         }
+                        else if (context.SecurityToken is JsonWebToken token)
+                        {
+                            validated.Add(token.EncodedToken, context.Principal!, token.ValidTo);
+                        }
 
                         return Task.CompletedTask;
                     },
@@ -60,6 +73,15 @@ public static class IdentityExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(TokenIssuer.AdminRole));
         return builder;
+    }
+
+    /// <summary>The token of an <c>Authorization: Bearer</c> header, read as the JWT bearer handler reads it.</summary>
+    private static string? BearerToken(HttpRequest request)
+    {
+        string? authorization = request.Headers.Authorization;
+        return authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? authorization["Bearer ".Length..].Trim() is { Length: > 0 } token ? token : null
+            : null;
     }
 
     /// <summary>The authenticated player's id (the token's <c>sub</c>).</summary>
