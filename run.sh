@@ -13,6 +13,9 @@ root=$(pwd)
 source scripts/postgres.sh
 
 export PLAYMUSIC_DATA_DIR=${PLAYMUSIC_DATA_DIR:-$root/.data}
+# A 64 MB gen0 budget (the runtime reads it only from the environment): with the default of a few MB, requests
+# waiting ~50 ms for their group commit outlived every gen0 collection and each one was a gen1 (docs/benchmarks.md).
+export DOTNET_GCgen0size=${DOTNET_GCgen0size:-0x4000000}
 api_dll=$root/src/Api/bin/Release/net10.0/PlayMusic.Api.dll
 silo_dll=$root/src/Silo/bin/Release/net10.0/PlayMusic.Silo.dll
 started_pg=""
@@ -51,7 +54,11 @@ ensure_database() {
     fi
     echo "starting local PostgreSQL on 127.0.0.1:$port (data in $pg_root/data)" >&2
     # Each process pools up to 52 connections (docs/platform.md): room for `./run.sh cluster` and an operator's psql.
-    pg_start "$pg_root/data" "$port" "$pg_root/server.log" -c max_connections=300
+    # PostgreSQL's 128 MB default cache holds the telemetry indexes of only a few hundred thousand sessions, and its
+    # 1 GB of WAL between checkpoints fills in minutes of ingest: an eighth of the memory (128 MB to 1 GB), 4 GB.
+    local shared_mb
+    shared_mb=$(awk '/^MemTotal:/ { mb = int($2 / 8192); print (mb < 128 ? 128 : mb > 1024 ? 1024 : mb) }' /proc/meminfo)
+    pg_start "$pg_root/data" "$port" "$pg_root/server.log" -c max_connections=300 -c shared_buffers="${shared_mb}MB" -c max_wal_size=4GB
     started_pg=$pg_root/data
   fi
   local password
