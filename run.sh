@@ -54,11 +54,7 @@ ensure_database() {
     fi
     echo "starting local PostgreSQL on 127.0.0.1:$port (data in $pg_root/data)" >&2
     # Each process pools up to 52 connections (docs/platform.md): room for `./run.sh cluster` and an operator's psql.
-    # PostgreSQL's 128 MB default cache holds the telemetry indexes of only a few hundred thousand sessions, and its
-    # 1 GB of WAL between checkpoints fills in minutes of ingest: an eighth of the memory (128 MB to 1 GB), 4 GB.
-    local shared_mb
-    shared_mb=$(awk '/^MemTotal:/ { mb = int($2 / 8192); print (mb < 128 ? 128 : mb > 1024 ? 1024 : mb) }' /proc/meminfo)
-    pg_start "$pg_root/data" "$port" "$pg_root/server.log" -c max_connections=300 -c shared_buffers="${shared_mb}MB" -c max_wal_size=4GB
+    pg_start "$pg_root/data" "$port" "$pg_root/server.log" -c max_connections=300
     started_pg=$pg_root/data
   fi
   local password
