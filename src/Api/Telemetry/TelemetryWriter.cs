@@ -111,27 +111,33 @@ public sealed class TelemetryWriter(
 
     // Rows are inserted in key order, so concurrent batches take the primary-key locks of
     // telemetry_perf and telemetry_session_ends in one order and cannot deadlock.
-    private const string PerfSql = """
+    // Sessions are looked up through LATERAL … LIMIT 1, which PostgreSQL cannot turn into a join: the writer's
+    // plans are generic and made at its first batch, and a semi-join planned on a new, empty table became a hash
+    // join over a full scan of telemetry_sessions at every batch until autovacuum's first analyse (docs/telemetry.md).
+    // A session that does not exist yields no row.
+    internal const string PerfSql = """
         WITH input AS (
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::timestamptz[])
                 AS t(session_id, download_ms, config_ms, assets_ms, audio_ms, gateway_ms, received_at)),
+        known AS (
+            SELECT i.*, s.portal, s.started_at AS session_started_at, s.country, s.device_tier FROM input i
+            CROSS JOIN LATERAL (SELECT portal, started_at, country, device_tier FROM telemetry_sessions
+                                WHERE session_id = i.session_id LIMIT 1) s),
         inserted AS (
             INSERT INTO telemetry_perf (session_id, download_ms, config_ms, assets_ms, audio_ms, gateway_ms, received_at)
-            SELECT i.* FROM input i WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
-            ORDER BY i.session_id
+            SELECT session_id, download_ms, config_ms, assets_ms, audio_ms, gateway_ms, received_at FROM known
+            ORDER BY session_id
             ON CONFLICT (session_id) DO NOTHING
             RETURNING session_id)
-        SELECT i.session_id, s.session_id IS NOT NULL, n.session_id IS NOT NULL, s.portal, s.started_at, s.country, s.device_tier
-        FROM input i
-        LEFT JOIN telemetry_sessions s ON s.session_id = i.session_id
-        LEFT JOIN inserted n ON n.session_id = i.session_id
+        SELECT k.session_id, n.session_id IS NOT NULL, k.portal, k.session_started_at, k.country, k.device_tier
+        FROM known k LEFT JOIN inserted n ON n.session_id = k.session_id
         """;
 
-    private const string EndsSql = """
+    internal const string EndsSql = """
         INSERT INTO telemetry_session_ends (session_id, score, duration_ms, completed, ended_at)
         SELECT i.* FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::boolean[], $5::timestamptz[])
             AS i(session_id, score, duration_ms, completed, ended_at)
-        WHERE EXISTS (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id)
+        CROSS JOIN LATERAL (SELECT 1 FROM telemetry_sessions s WHERE s.session_id = i.session_id LIMIT 1) s
         ORDER BY i.session_id
         ON CONFLICT (session_id) DO NOTHING
         RETURNING session_id
@@ -420,29 +426,31 @@ public sealed class TelemetryWriter(
             if (perfs.Count > 0)
             {
                 await reader.NextResultAsync();
+                // Only sessions that exist have a row.
                 var bySession = perfs.ToDictionary(g => g.Key);
+                var outcomes = new Dictionary<Guid, PerfOutcome>();
                 while (await reader.ReadAsync())
                 {
-                    var group = bySession[reader.GetGuid(0)];
-                    var outcome = !reader.GetBoolean(1) ? PerfOutcome.UnknownSession
-                        : reader.GetBoolean(2) ? PerfOutcome.Stored : PerfOutcome.AlreadyReported;
-                    if (outcome == PerfOutcome.Stored)
+                    var sessionId = reader.GetGuid(0);
+                    var stored = reader.GetBoolean(1);
+                    outcomes[sessionId] = stored ? PerfOutcome.Stored : PerfOutcome.AlreadyReported;
+                    if (stored)
                     {
-                        var row = (PerfRow)group.First().Row;
-                        committed.Perfs.Add((reader.GetString(3), reader.GetDateTime(4), new PerfCounted(
-                            Dimensions.Of(NullableString(reader, 5), NullableString(reader, 6)), row.DownloadMs, row.ConfigMs, row.AssetsMs, row.AudioMs)));
+                        var row = (PerfRow)bySession[sessionId].First().Row;
+                        committed.Perfs.Add((reader.GetString(2), reader.GetDateTime(3), new PerfCounted(
+                            Dimensions.Of(NullableString(reader, 4), NullableString(reader, 5)), row.DownloadMs, row.ConfigMs, row.AssetsMs, row.AudioMs)));
                     }
-
-                    var repeat = outcome == PerfOutcome.UnknownSession ? outcome : PerfOutcome.AlreadyReported;
-                    completions.Add(() =>
-                    {
-                        group.First().Done.TrySetResult(outcome);
-                        foreach (var later in group.Skip(1))
-                        {
-                            later.Done.TrySetResult(repeat);
-                        }
-                    });
                 }
+
+                completions.Add(() => perfs.ForEach(group =>
+                {
+                    var outcome = outcomes.GetValueOrDefault(group.Key, PerfOutcome.UnknownSession);
+                    group.First().Done.TrySetResult(outcome);
+                    foreach (var later in group.Skip(1))
+                    {
+                        later.Done.TrySetResult(outcome == PerfOutcome.UnknownSession ? outcome : PerfOutcome.AlreadyReported);
+                    }
+                }));
             }
 
             if (ends.Count > 0)
