@@ -111,9 +111,10 @@ public sealed class TelemetryWriter(
 
     // Rows are inserted in key order, so concurrent batches take the primary-key locks of
     // telemetry_perf and telemetry_session_ends in one order and cannot deadlock.
-    // Sessions are looked up through LATERAL … LIMIT 1, which PostgreSQL cannot turn into a join: the writer's
-    // plans are generic and made at its first batch, and a semi-join planned on a new, empty table became a hash
-    // join over a full scan of telemetry_sessions at every batch until autovacuum's first analyse (docs/telemetry.md).
+    // Sessions are looked up through LATERAL … LIMIT 1, which PostgreSQL can only run as one key probe per row: the
+    // writer's plans are generic and made at its first batch, and an EXISTS planned on a new, empty table became a
+    // hash join over a scan of all of telemetry_sessions at every batch until autovacuum's first analyse
+    // (docs/telemetry.md).
     // A session that does not exist yields no row.
     internal const string PerfSql = """
         WITH input AS (
