@@ -18,14 +18,25 @@ public sealed class WriterPlanTests(ApiFixture fixture) : IClassFixture<ApiFixtu
     private readonly ApiHost _host = fixture.Host;
     private readonly TestDatabase _database = fixture.Database;
 
+    /// <summary>Each statement's arguments: {0} is an array of session ids, {1} its length.</summary>
+    private static readonly Dictionary<string, (string Sql, string Arguments)> Statements = new()
+    {
+        [nameof(TelemetryWriter.PerfSql)] = (TelemetryWriter.PerfSql,
+            "{0}, array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(now(), ARRAY[{1}])"),
+        [nameof(TelemetryWriter.EndsSql)] = (TelemetryWriter.EndsSql,
+            "{0}, array_fill(1::bigint, ARRAY[{1}]), array_fill(1::bigint, ARRAY[{1}]), array_fill(false, ARRAY[{1}]), array_fill(now(), ARRAY[{1}])"),
+        // One player's sessions, so the look-up of the player's first one has many to choose from.
+        [nameof(TelemetryWriter.SessionFlagsSql)] = (TelemetryWriter.SessionFlagsSql,
+            "{0}, {0}, array_fill('player-1'::text, ARRAY[{1}]), array_fill('song-1'::text, ARRAY[{1}]), array_fill('y8'::text, ARRAY[{1}]), array_fill(now(), ARRAY[{1}]), array_fill(NULL::text, ARRAY[{1}]), array_fill(NULL::text, ARRAY[{1}])"),
+    };
+
     [Theory]
     [InlineData(nameof(TelemetryWriter.PerfSql))]
     [InlineData(nameof(TelemetryWriter.EndsSql))]
-    public async Task A_statement_planned_on_empty_tables_still_finds_sessions_by_key_once_there_are_many(string statement)
+    [InlineData(nameof(TelemetryWriter.SessionFlagsSql))]
+    public async Task A_statement_planned_on_empty_tables_reads_one_session_row_per_probe_once_there_are_many(string statement)
     {
-        var (sql, arguments) = statement == nameof(TelemetryWriter.PerfSql)
-            ? (TelemetryWriter.PerfSql, "{0}, array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(1, ARRAY[{1}]), array_fill(now(), ARRAY[{1}])")
-            : (TelemetryWriter.EndsSql, "{0}, array_fill(1::bigint, ARRAY[{1}]), array_fill(1::bigint, ARRAY[{1}]), array_fill(false, ARRAY[{1}]), array_fill(now(), ARRAY[{1}])");
+        var (sql, arguments) = Statements[statement];
         var name = statement.ToLowerInvariant();
         // A connection of the writer's own pool: its plan settings are the point.
         var writerSource = _host.App.Services.GetRequiredKeyedService<NpgsqlDataSource>(TelemetryWriter.DataSourceKey);

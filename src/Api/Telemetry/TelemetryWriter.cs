@@ -159,17 +159,19 @@ public sealed class TelemetryWriter(
 
     // Read after commit, in dispatch order: the same definitions as the counters' recount. The load's
     // first beacon, if any, is where a drop-out may have been counted that this session now resolves.
-    private const string SessionFlagsSql = """
+    // The sessions themselves come from the batch (as stored: stamped before the insert), not read back.
+    internal const string SessionFlagsSql = """
         SELECT s.session_id, s.load_id, s.player_id, s.portal, s.started_at, s.country, s.device_tier,
             EXISTS (SELECT 1 FROM telemetry_sessions p WHERE p.player_id = s.player_id AND p.game_id = s.game_id
                     AND (p.started_at, p.session_id) < (s.started_at, s.session_id)),
             f.session_id = s.session_id, f.portal, f.started_at, f.country, f.device_tier, b.portal, b.received_at
-        FROM telemetry_sessions s CROSS JOIN LATERAL (
+        FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
+            AS s(session_id, load_id, player_id, game_id, portal, started_at, country, device_tier)
+        CROSS JOIN LATERAL (
             SELECT session_id, portal, started_at, country, device_tier FROM telemetry_sessions
             WHERE player_id = s.player_id ORDER BY started_at, session_id LIMIT 1) f
         LEFT JOIN LATERAL (
             SELECT portal, received_at FROM telemetry_dropouts WHERE load_id = s.load_id ORDER BY id LIMIT 1) b ON true
-        WHERE s.session_id = ANY($1)
         """;
 
     private const string DropoutFlagsSql = """
@@ -418,7 +420,7 @@ public sealed class TelemetryWriter(
         // Results are collected first and handed out only after the whole batch has committed
         // (the implicit transaction commits when the last statement's results are read).
         var completions = new List<Action>();
-        var committed = new CommittedBatch(sessions.Select(r => r.SessionId).ToList());
+        var committed = new CommittedBatch(sessions);
         await using (var reader = await command.ExecuteReaderAsync())
         {
             await reader.ReadAsync();
@@ -525,6 +527,7 @@ public sealed class TelemetryWriter(
             return builder;
         }
 
+        var sessions = new List<SessionRow>();
         var sessionTransactions = new Dictionary<Guid, long>();
         var dropoutTransactions = new Dictionary<long, long>();
         foreach (var committed in group)
@@ -534,7 +537,8 @@ public sealed class TelemetryWriter(
                 EventsFor(portal, startedAt, committed.TransactionId).Perfs.Add(perf);
             }
 
-            committed.SessionIds.ForEach(id => sessionTransactions[id] = committed.TransactionId);
+            sessions.AddRange(committed.Sessions);
+            committed.Sessions.ForEach(row => sessionTransactions[row.SessionId] = committed.TransactionId);
             committed.DropoutIds.ForEach(id => dropoutTransactions[id] = committed.TransactionId);
         }
 
@@ -545,7 +549,10 @@ public sealed class TelemetryWriter(
 
         await using var command = connection.CreateBatch();
         command.BatchCommands.Add(Statement(SessionFlagsSql,
-            new NpgsqlParameter { Value = sessionTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid }));
+            Array(sessions, r => r.SessionId, NpgsqlDbType.Uuid), Array(sessions, r => r.LoadId, NpgsqlDbType.Uuid),
+            Array(sessions, r => r.PlayerId, NpgsqlDbType.Text), Array(sessions, r => r.GameId, NpgsqlDbType.Text),
+            Array(sessions, r => r.Portal, NpgsqlDbType.Text), Array(sessions, r => r.StartedAt, NpgsqlDbType.TimestampTz),
+            Array(sessions, r => r.Country, NpgsqlDbType.Text), Array(sessions, r => r.DeviceTier, NpgsqlDbType.Text)));
         command.BatchCommands.Add(Statement(DropoutFlagsSql,
             new NpgsqlParameter { Value = dropoutTransactions.Keys.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint }));
         await command.PrepareAsync();
@@ -621,14 +628,14 @@ public sealed class TelemetryWriter(
     }
 
     /// <summary>What the counting loop needs of a committed batch; the rest it reads back.</summary>
-    private sealed class CommittedBatch(List<Guid> sessionIds)
+    private sealed class CommittedBatch(List<SessionRow> sessions)
     {
         public long TransactionId { get; set; }
 
         /// <summary>Rows the batch added: repeated perf reports and ends, answered from the first, add none.</summary>
         public int StoredRows { get; set; }
 
-        public List<Guid> SessionIds { get; } = sessionIds;
+        public List<SessionRow> Sessions { get; } = sessions;
 
         public List<long> DropoutIds { get; } = [];
 
