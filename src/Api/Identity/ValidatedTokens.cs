@@ -4,11 +4,11 @@ using System.Security.Claims;
 namespace PlayMusic.Api.Identity;
 
 /// <summary>
-/// Bearer tokens this node has validated, by their exact text, until they expire. A player's token is sent with
-/// every session start, score and hub connection, and validating it (parsing, the HMAC, claims) cost ~15 µs of a
-/// session start; a token of the same text is the same signed statement, and nothing can revoke one before its
-/// <c>exp</c> (PROTOCOL §1; the signing key is fixed for the process's life), so a repeat is answered from here.
-/// The principals are shared between requests: nothing in the API adds claims to one.
+/// Bearer tokens this node has validated, by their exact text, until they expire. A player's token comes with every
+/// session start and with its leaderboard, tournament and hub calls, and validating it (parsing, the HMAC, claims)
+/// cost ~15 µs of a session start; a token of the same text is the same signed statement, and nothing can revoke one
+/// before its <c>exp</c> (PROTOCOL §1; the signing key is fixed for the process's life), so a repeat is answered from
+/// here. The principals are shared between requests: nothing in the API adds claims to one.
 /// </summary>
 public sealed class ValidatedTokens(TimeProvider time)
 {
