@@ -12,7 +12,7 @@ namespace PlayMusic.Api.Identity;
 /// </summary>
 public sealed class ValidatedTokens(TimeProvider time)
 {
-    /// <summary>Bounded: when full of live tokens the cache starts over, which only costs validations.</summary>
+    /// <summary>Bounded: when full the cache starts over, which only costs validations.</summary>
     public const int Capacity = 20_000;
 
     private readonly ConcurrentDictionary<string, (ClaimsPrincipal Principal, DateTime ExpiresAt)> _tokens = new(StringComparer.Ordinal);
@@ -35,18 +35,11 @@ public sealed class ValidatedTokens(TimeProvider time)
 
     public void Add(string token, ClaimsPrincipal principal, DateTime expiresAt)
     {
+        // Starting over rather than sweeping out expired entries: a sweep at capacity would walk every entry on each
+        // session start while the cache stays full. Expired entries also leave on their next look-up.
         if (_tokens.Count >= Capacity)
         {
-            var now = time.GetUtcNow().UtcDateTime;
-            foreach (var (expired, _) in _tokens.Where(t => t.Value.ExpiresAt <= now))
-            {
-                _tokens.TryRemove(expired, out _);
-            }
-
-            if (_tokens.Count >= Capacity)
-            {
-                _tokens.Clear();
-            }
+            _tokens.Clear();
         }
 
         _tokens[token] = (principal, expiresAt);
